@@ -1,0 +1,379 @@
+/* Ruby bindings for the C core: the only file that includes ruby.h.
+ *
+ * Memory rules: no malloc'ed memory is held across a call that can raise;
+ * secrets live in the TypedData struct (wiped on free) or on the C stack
+ * (wiped before any raise). Input strings are read while the GVL is held and
+ * nothing calls back into Ruby in between. */
+#include <errno.h>
+#include <string.h>
+/* Ruby's own headers have unused parameters; -Wextra stays on for ours. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include <ruby.h>
+#include <ruby/encoding.h>
+#pragma GCC diagnostic pop
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include "mj_core.h"
+
+static VALUE mj_mMailroomJWT, mj_cKey, mj_eDecodeError, mj_eSecretFileError;
+
+/* The base64url spelling of the canonical header {"alg":"HS256"}. */
+static const char mj_canonical_header_b64[] = "eyJhbGciOiJIUzI1NiJ9";
+
+static void mj_key_free(void *ptr)
+{
+    mj_key *key = ptr;
+    mj_key_wipe(key);
+    ruby_xfree(key);
+}
+
+static size_t mj_key_memsize(const void *ptr)
+{
+    (void)ptr;
+    return sizeof(mj_key);
+}
+
+static const rb_data_type_t mj_key_type = {
+    .wrap_struct_name = "MailroomJWT::Key",
+    .function = {
+        .dmark = NULL,
+        .dfree = mj_key_free,
+        .dsize = mj_key_memsize,
+    },
+    .flags = RUBY_TYPED_FREE_IMMEDIATELY | RUBY_TYPED_WB_PROTECTED | RUBY_TYPED_FROZEN_SHAREABLE,
+};
+
+static VALUE mj_key_alloc(VALUE klass)
+{
+    mj_key *key;
+    VALUE obj = TypedData_Make_Struct(klass, mj_key, &mj_key_type, key);
+    memset(key, 0, sizeof(*key));
+    return obj;
+}
+
+static mj_key *mj_get_key(VALUE self)
+{
+    mj_key *key;
+    TypedData_Get_Struct(self, mj_key, &mj_key_type, key);
+    if (!key->ready)
+        rb_raise(rb_eArgError, "MailroomJWT::Key is not initialized");
+    return key;
+}
+
+/* Key#native_init(bytes): bytes is a String the Ruby layer has checked. */
+static VALUE mj_key_native_init(VALUE self, VALUE bytes)
+{
+    mj_key *key;
+    TypedData_Get_Struct(self, mj_key, &mj_key_type, key);
+    StringValue(bytes);
+    if (key->ready)
+        rb_raise(rb_eArgError, "MailroomJWT::Key is already initialized");
+    if (RSTRING_LEN(bytes) > MJ_MAX_KEY_LEN)
+        rb_raise(rb_eArgError, "key is longer than %d bytes", MJ_MAX_KEY_LEN);
+    mj_key_init(key, (const unsigned char *)RSTRING_PTR(bytes), (size_t)RSTRING_LEN(bytes));
+    RB_GC_GUARD(bytes);
+    return self;
+}
+
+/* Key.native_generate: 32 bytes from OpenSSL's CSPRNG. */
+static VALUE mj_key_s_native_generate(VALUE klass)
+{
+    unsigned char secret[MJ_SECRET_LEN];
+    /* Allocate first: nothing may raise while the secret is on the stack. */
+    VALUE obj = mj_key_alloc(klass);
+    if (RAND_bytes(secret, MJ_SECRET_LEN) != 1) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        rb_raise(rb_eRuntimeError, "the CSPRNG failed to produce a key");
+    }
+    mj_key_init(DATA_PTR(obj), secret, MJ_SECRET_LEN);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return obj;
+}
+
+static void mj_raise_file(int status, int err, VALUE path)
+{
+    if (err != 0)
+        rb_raise(mj_eSecretFileError, "%"PRIsVALUE": %s (%s)", path, mj_status_message(status),
+                 strerror(err));
+    rb_raise(mj_eSecretFileError, "%"PRIsVALUE": %s", path, mj_status_message(status));
+}
+
+/* Key.native_read(path) -> [key, mode] */
+static VALUE mj_key_s_native_read(VALUE klass, VALUE path)
+{
+    unsigned char secret[MJ_SECRET_LEN];
+    unsigned int mode = 0;
+    int err = 0, status;
+    VALUE key;
+
+    FilePathValue(path);
+    path = rb_str_new_frozen(path);
+    if (memchr(RSTRING_PTR(path), '\0', (size_t)RSTRING_LEN(path)) != NULL)
+        rb_raise(mj_eSecretFileError, "secret file path contains a NUL byte");
+    /* Allocate first: nothing may raise while the secret is on the stack. */
+    key = mj_key_alloc(klass);
+    status = mj_secret_read(StringValueCStr(path), secret, &mode, &err);
+    if (status != MJ_OK) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        mj_raise_file(status, err, path);
+    }
+    mj_key_init(DATA_PTR(key), secret, MJ_SECRET_LEN);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    return rb_assoc_new(key, UINT2NUM(mode));
+}
+
+/* Key#native_write(path) */
+static VALUE mj_key_native_write(VALUE self, VALUE path)
+{
+    mj_key *key = mj_get_key(self);
+    int err = 0, status;
+
+    FilePathValue(path);
+    path = rb_str_new_frozen(path);
+    if (memchr(RSTRING_PTR(path), '\0', (size_t)RSTRING_LEN(path)) != NULL)
+        rb_raise(mj_eSecretFileError, "secret file path contains a NUL byte");
+    status = mj_secret_write(StringValueCStr(path), key->raw, key->raw_len, &err);
+    if (status != MJ_OK)
+        mj_raise_file(status, err, path);
+    return Qnil;
+}
+
+/* Key#native_encode(header_json_or_nil, payload_json) -> token
+ * One allocation: base64url(header) "." base64url(payload) "." base64url(mac). */
+static VALUE mj_key_native_encode(VALUE self, VALUE header, VALUE payload)
+{
+    mj_key *key = mj_get_key(self);
+    const char *hdr, *pay;
+    size_t hdr_len, pay_len, hdr_b64, pay_b64, total, o = 0;
+    unsigned char mac[MJ_MAC_LEN];
+    VALUE out;
+    char *p;
+
+    StringValue(payload);
+    pay = RSTRING_PTR(payload);
+    pay_len = (size_t)RSTRING_LEN(payload);
+    if (NIL_P(header)) {
+        hdr = NULL;
+        hdr_len = 0;
+        hdr_b64 = sizeof(mj_canonical_header_b64) - 1;
+    } else {
+        StringValue(header);
+        hdr = RSTRING_PTR(header);
+        hdr_len = (size_t)RSTRING_LEN(header);
+        hdr_b64 = mj_b64url_encoded_len(hdr_len);
+    }
+    pay_b64 = mj_b64url_encoded_len(pay_len);
+    total = hdr_b64 + 1 + pay_b64 + 1 + MJ_SIG_B64_LEN;
+    if (pay_len > MJ_TOKEN_MAX || hdr_len > MJ_TOKEN_MAX || total > MJ_TOKEN_MAX)
+        rb_raise(rb_const_get(mj_mMailroomJWT, rb_intern("EncodeError")),
+                 "token would be longer than %d bytes", MJ_TOKEN_MAX);
+    out = rb_usascii_str_new(NULL, (long)total);
+    p = RSTRING_PTR(out);
+    if (hdr == NULL) {
+        memcpy(p, mj_canonical_header_b64, hdr_b64);
+        o = hdr_b64;
+    } else {
+        o = mj_b64url_encode((const unsigned char *)hdr, hdr_len, p);
+    }
+    p[o++] = '.';
+    o += mj_b64url_encode((const unsigned char *)pay, pay_len, p + o);
+    mj_hmac(key, (const unsigned char *)p, o, mac);
+    p[o++] = '.';
+    o += mj_b64url_encode(mac, MJ_MAC_LEN, p + o);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    rb_str_set_len(out, (long)o);
+    RB_GC_GUARD(header);
+    RB_GC_GUARD(payload);
+    return out;
+}
+
+static VALUE mj_decode_segment(const char *b64, size_t len)
+{
+    size_t max = mj_b64url_decoded_max(len), got = 0;
+    VALUE out = rb_utf8_str_new(NULL, (long)max);
+    if (mj_b64url_decode(b64, len, (unsigned char *)RSTRING_PTR(out), &got) != MJ_OK)
+        rb_raise(mj_eDecodeError, "%s", mj_status_message(MJ_ERR_ENCODING));
+    rb_str_set_len(out, (long)got);
+    return out;
+}
+
+static void mj_check_json(VALUE json, size_t *members)
+{
+    int status = mj_json_object_check((const unsigned char *)RSTRING_PTR(json),
+                                      (size_t)RSTRING_LEN(json), members);
+    if (status != MJ_OK)
+        rb_raise(mj_eDecodeError, "%s", mj_status_message(status));
+}
+
+/* Key#native_open(token, check_payload_json)
+ *   -> [header_json or nil (canonical header), payload_bytes, mac_ok,
+ *       header_members, payload_members]
+ * Raises DecodeError for anything structural: size, characters, segment
+ * count, empty segments, non-canonical base64url, and (for the header, and
+ * for the payload when asked) anything that is not a strict JSON object. */
+static VALUE mj_key_native_open(VALUE self, VALUE token, VALUE check_payload)
+{
+    mj_key *key = mj_get_key(self);
+    mj_segments seg;
+    VALUE header = Qnil, payload;
+    size_t header_members = 1, payload_members = 0;
+    int status, mac_ok;
+
+    if (!RB_TYPE_P(token, T_STRING))
+        rb_raise(mj_eDecodeError, "token must be a String");
+    if (RSTRING_LEN(token) > MJ_TOKEN_MAX)
+        rb_raise(mj_eDecodeError, "%s", mj_status_message(MJ_ERR_TOO_LONG));
+    status = mj_token_scan(RSTRING_PTR(token), (size_t)RSTRING_LEN(token), &seg);
+    if (status != MJ_OK)
+        rb_raise(mj_eDecodeError, "%s", mj_status_message(status));
+    if (!(seg.header_len == sizeof(mj_canonical_header_b64) - 1 &&
+          memcmp(seg.header, mj_canonical_header_b64, seg.header_len) == 0)) {
+        /* Strict base64url has one spelling per byte string, so any other
+         * header segment is another header: parse and check it. */
+        header = mj_decode_segment(seg.header, seg.header_len);
+        mj_check_json(header, &header_members);
+    }
+    payload = mj_decode_segment(seg.payload, seg.payload_len);
+    if (RTEST(check_payload))
+        mj_check_json(payload, &payload_members);
+    else
+        rb_enc_associate(payload, rb_ascii8bit_encoding());
+    mac_ok = mj_sig_valid(key, &seg);
+    RB_GC_GUARD(token);
+    {
+        VALUE result = rb_ary_new_capa(5);
+        rb_ary_push(result, header);
+        rb_ary_push(result, payload);
+        rb_ary_push(result, mac_ok ? Qtrue : Qfalse);
+        rb_ary_push(result, SIZET2NUM(header_members));
+        rb_ary_push(result, SIZET2NUM(payload_members));
+        return result;
+    }
+}
+
+/* Key#== : equal when the keys sign alike, compared in constant time. */
+static VALUE mj_key_equal_p(VALUE self, VALUE other)
+{
+    if (!rb_typeddata_is_kind_of(other, &mj_key_type))
+        return Qfalse;
+    return mj_key_equal(mj_get_key(self), mj_get_key(other)) ? Qtrue : Qfalse;
+}
+
+/* Key#fingerprint: 16 hex digits of an HMAC of a fixed label. It identifies a
+ * key in logs and diagnostics and reveals nothing of it. */
+static VALUE mj_key_fingerprint(VALUE self)
+{
+    static const unsigned char label[] = "mailroom-jwt key fingerprint";
+    static const char hex[] = "0123456789abcdef";
+    unsigned char mac[MJ_MAC_LEN];
+    char out[16];
+    int i;
+
+    mj_hmac(mj_get_key(self), label, sizeof(label) - 1, mac);
+    for (i = 0; i < 8; i++) {
+        out[2 * i] = hex[mac[i] >> 4];
+        out[2 * i + 1] = hex[mac[i] & 15];
+    }
+    OPENSSL_cleanse(mac, sizeof(mac));
+    return rb_usascii_str_new(out, 16);
+}
+
+/* Native.b64url_decode(str) -> bytes, strict; for specs and the CLI. */
+static VALUE mj_s_b64url_decode(VALUE mod, VALUE str)
+{
+    (void)mod;
+    StringValue(str);
+    {
+        VALUE out = mj_decode_segment(RSTRING_PTR(str), (size_t)RSTRING_LEN(str));
+        rb_enc_associate(out, rb_ascii8bit_encoding());
+        RB_GC_GUARD(str);
+        return out;
+    }
+}
+
+static VALUE mj_s_b64url_encode(VALUE mod, VALUE str)
+{
+    VALUE out;
+    size_t n;
+    (void)mod;
+    StringValue(str);
+    n = mj_b64url_encoded_len((size_t)RSTRING_LEN(str));
+    out = rb_usascii_str_new(NULL, (long)n);
+    mj_b64url_encode((const unsigned char *)RSTRING_PTR(str), (size_t)RSTRING_LEN(str),
+                     RSTRING_PTR(out));
+    RB_GC_GUARD(str);
+    return out;
+}
+
+/* Native.hmac(key_bytes, data) -> 32 bytes; for the published HMAC vectors,
+ * which include keys shorter than a JWS key may be. */
+static VALUE mj_s_hmac(VALUE mod, VALUE key_bytes, VALUE data)
+{
+    mj_key key;
+    unsigned char mac[MJ_MAC_LEN];
+    VALUE out;
+    (void)mod;
+    StringValue(key_bytes);
+    StringValue(data);
+    if (mj_key_init(&key, (const unsigned char *)RSTRING_PTR(key_bytes),
+                    (size_t)RSTRING_LEN(key_bytes)) != 0) {
+        mj_key_wipe(&key);
+        rb_raise(rb_eArgError, "key is longer than %d bytes", MJ_MAX_KEY_LEN);
+    }
+    mj_hmac(&key, (const unsigned char *)RSTRING_PTR(data), (size_t)RSTRING_LEN(data), mac);
+    mj_key_wipe(&key);
+    out = rb_str_new((const char *)mac, MJ_MAC_LEN);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    RB_GC_GUARD(key_bytes);
+    RB_GC_GUARD(data);
+    return out;
+}
+
+static VALUE mj_s_mac_equal(VALUE mod, VALUE a, VALUE b)
+{
+    (void)mod;
+    StringValue(a);
+    StringValue(b);
+    if (RSTRING_LEN(a) != RSTRING_LEN(b))
+        return Qfalse;
+    return mj_mac_equal((const unsigned char *)RSTRING_PTR(a), (const unsigned char *)RSTRING_PTR(b),
+                        (size_t)RSTRING_LEN(a)) ? Qtrue : Qfalse;
+}
+
+RUBY_FUNC_EXPORTED void Init_mailroom_jwt(void)
+{
+    VALUE mNative;
+
+#ifdef HAVE_RB_EXT_RACTOR_SAFE
+    rb_ext_ractor_safe(true);
+#endif
+    mj_mMailroomJWT = rb_define_module("MailroomJWT");
+    mj_eDecodeError = rb_const_get(mj_mMailroomJWT, rb_intern("DecodeError"));
+    mj_eSecretFileError = rb_const_get(mj_mMailroomJWT, rb_intern("SecretFileError"));
+    rb_gc_register_mark_object(mj_eDecodeError);
+    rb_gc_register_mark_object(mj_eSecretFileError);
+
+    mj_cKey = rb_define_class_under(mj_mMailroomJWT, "Key", rb_cObject);
+    rb_define_alloc_func(mj_cKey, mj_key_alloc);
+    rb_define_private_method(mj_cKey, "native_init", mj_key_native_init, 1);
+    rb_define_private_method(mj_cKey, "native_write", mj_key_native_write, 1);
+    rb_define_private_method(mj_cKey, "native_encode", mj_key_native_encode, 2);
+    rb_define_private_method(mj_cKey, "native_open", mj_key_native_open, 2);
+    rb_define_method(mj_cKey, "==", mj_key_equal_p, 1);
+    rb_define_method(mj_cKey, "fingerprint", mj_key_fingerprint, 0);
+    rb_define_singleton_method(mj_cKey, "native_generate", mj_key_s_native_generate, 0);
+    rb_define_singleton_method(mj_cKey, "native_read", mj_key_s_native_read, 1);
+    rb_funcall(mj_cKey, rb_intern("private_class_method"), 2,
+               ID2SYM(rb_intern("native_generate")), ID2SYM(rb_intern("native_read")));
+
+    mNative = rb_define_module_under(mj_mMailroomJWT, "Native");
+    rb_define_module_function(mNative, "b64url_decode", mj_s_b64url_decode, 1);
+    rb_define_module_function(mNative, "b64url_encode", mj_s_b64url_encode, 1);
+    rb_define_module_function(mNative, "hmac", mj_s_hmac, 2);
+    rb_define_module_function(mNative, "mac_equal?", mj_s_mac_equal, 2);
+    rb_define_const(mNative, "TOKEN_MAX", INT2NUM(MJ_TOKEN_MAX));
+    rb_define_const(mNative, "MIN_KEY_LENGTH", INT2NUM(MJ_MIN_KEY_LEN));
+    rb_define_const(mNative, "MAX_KEY_LENGTH", INT2NUM(MJ_MAX_KEY_LEN));
+    rb_define_const(mNative, "SECRET_FILE_MAX", INT2NUM(MJ_SECRET_FILE_MAX));
+}

@@ -1,0 +1,26 @@
+# frozen_string_literal: true
+
+require "json"
+require "logger"
+
+require_relative "mailroom_jwt/version"
+require_relative "mailroom_jwt/errors"
+require_relative "mailroom_jwt/mailroom_jwt"
+require_relative "mailroom_jwt/claims"
+require_relative "mailroom_jwt/key"
+require_relative "mailroom_jwt/compat"
+
+# HS256 JSON Web Tokens for GitLab's incoming-email webhook, with a C core.
+module MailroomJWT
+  ALGORITHM = "HS256"
+
+  class << self
+    # Where the gem reports what an operator should know (a secret file that
+    # others can read, one line per request or delivery). Never a secret.
+    attr_writer :logger
+
+    def logger
+      @logger ||= Logger.new($stderr, level: Logger::WARN, progname: "mailroom-jwt")
+    end
+  end
+end

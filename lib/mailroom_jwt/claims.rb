@@ -1,0 +1,90 @@
+# frozen_string_literal: true
+
+module MailroomJWT
+  # The claim rules, in one place. Times are integer Unix seconds; leeways
+  # are non-negative seconds and apply symmetrically: a token's clock may be
+  # that far ahead (iat, nbf) or behind (exp).
+  module Claims
+    NUMERIC_CLAIMS = %w[exp nbf iat].freeze
+
+    module_function
+
+    def now
+      Process.clock_gettime(Process::CLOCK_REALTIME, :second)
+    end
+
+    # Raises the DecodeError subclass that names the first broken rule.
+    def verify!(payload, issuer: nil, audience: nil, iat_after: nil, leeway: 0,
+                exp_leeway: nil, nbf_leeway: nil, iat_leeway: nil,
+                verify_expiration: true, verify_not_before: true, verify_iat: true,
+                required_claims: nil, at: now)
+      exp_leeway = check_leeway(exp_leeway || leeway)
+      nbf_leeway = check_leeway(nbf_leeway || leeway)
+      iat_leeway = check_leeway(iat_leeway || leeway)
+
+      required_claims&.each do |name|
+        raise MissingRequiredClaim, "Missing required claim #{name}" unless payload.key?(name.to_s)
+      end
+
+      exp = payload["exp"]
+      unless exp.nil?
+        raise InvalidPayload, "exp claim must be a finite number" unless finite_number?(exp)
+        raise ExpiredSignature, "Signature has expired" if verify_expiration && exp <= at - exp_leeway
+      end
+
+      nbf = payload["nbf"]
+      unless nbf.nil?
+        raise InvalidPayload, "nbf claim must be a finite number" unless finite_number?(nbf)
+        raise ImmatureSignature, "Signature nbf has not been reached" if verify_not_before && nbf > at + nbf_leeway
+      end
+
+      iat = payload["iat"]
+      if iat.nil?
+        raise InvalidIatError, "JWT iat claim is missing" if iat_after
+      else
+        raise InvalidIatError, "Invalid iat" unless finite_number?(iat)
+        raise InvalidIatError, "Invalid iat: issued in the future" if (verify_iat || iat_after) && iat > at + iat_leeway
+        raise ExpiredSignature, "Token has expired" if iat_after && iat < iat_after.to_i
+      end
+
+      verify_issuer!(payload["iss"], issuer) unless issuer.nil?
+      verify_audience!(payload["aud"], audience) unless audience.nil?
+      payload
+    end
+
+    def finite_number?(value)
+      value.is_a?(Integer) || (value.is_a?(Float) && value.finite?)
+    end
+
+    def check_leeway(value)
+      return value if value.is_a?(Integer) && value >= 0
+      return value if value.is_a?(Float) && value.finite? && value >= 0
+
+      raise ArgumentError, "leeway must be a non-negative number of seconds, got #{value.inspect}"
+    end
+
+    def verify_issuer!(iss, issuer)
+      allowed = issuer.is_a?(Array) ? issuer : [issuer]
+      return if iss.is_a?(String) && allowed.include?(iss)
+
+      raise InvalidIssuerError, "Invalid issuer. Expected #{issuer}, received #{describe(iss)}"
+    end
+
+    def verify_audience!(aud, audience)
+      expected = audience.is_a?(Array) ? audience : [audience]
+      given = aud.is_a?(Array) ? aud : [aud]
+      return if given.any? { |a| a.is_a?(String) && expected.include?(a) }
+
+      raise InvalidAudError, "Invalid audience. Expected #{audience}, received #{describe(aud)}"
+    end
+
+    # Claims come from the token: show them shortly and without control bytes.
+    def describe(value)
+      return "<none>" if value.nil?
+
+      text = value.is_a?(String) ? value : value.inspect
+      text = text.scrub("?").gsub(/[[:cntrl:]]/, "?")
+      text.length > 64 ? "#{text[0, 64]}..." : text
+    end
+  end
+end
