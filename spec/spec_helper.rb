@@ -4,6 +4,9 @@ require "json"
 require "openssl"
 require "mailroom_jwt"
 
+# Shared helpers for specs (servers on 127.0.0.1, Redis, fixtures).
+Dir[File.join(__dir__, "support", "**", "*.rb")].sort.each { |f| require f }
+
 # The public vectors live beside the project, in ../shared/vectors/.
 VECTORS_DIR = File.expand_path(ENV.fetch("MAILROOM_JWT_VECTORS", "../../shared/vectors"), __dir__)
 
