@@ -40,20 +40,31 @@ void mj_key_wipe(mj_key *key)
     OPENSSL_cleanse(key, sizeof(*key));
 }
 
+/* The HMAC's temporaries, wiped with one call when done. */
+typedef struct {
+    SHA256_CTX ctx;
+    unsigned char inner[MJ_MAC_LEN];
+    unsigned char mac[MJ_MAC_LEN];
+    unsigned char given[MJ_MAC_LEN];
+} mj_scratch;
+
+static void mj_hmac_with(const mj_key *key, const unsigned char *msg, size_t len,
+                         unsigned char out[MJ_MAC_LEN], mj_scratch *s)
+{
+    s->ctx = key->inner;
+    SHA256_Update(&s->ctx, msg, len);
+    SHA256_Final(s->inner, &s->ctx);
+    s->ctx = key->outer;
+    SHA256_Update(&s->ctx, s->inner, MJ_MAC_LEN);
+    SHA256_Final(out, &s->ctx);
+}
+
 void mj_hmac(const mj_key *key, const unsigned char *msg, size_t len,
              unsigned char out[MJ_MAC_LEN])
 {
-    SHA256_CTX ctx;
-    unsigned char inner[MJ_MAC_LEN];
-
-    ctx = key->inner;
-    SHA256_Update(&ctx, msg, len);
-    SHA256_Final(inner, &ctx);
-    ctx = key->outer;
-    SHA256_Update(&ctx, inner, MJ_MAC_LEN);
-    SHA256_Final(out, &ctx);
-    OPENSSL_cleanse(&ctx, sizeof(ctx));
-    OPENSSL_cleanse(inner, sizeof(inner));
+    mj_scratch s;
+    mj_hmac_with(key, msg, len, out, &s);
+    OPENSSL_cleanse(&s, sizeof(s));
 }
 
 /* Constant time over a fixed length: callers decide length mismatches first. */
@@ -83,19 +94,17 @@ int mj_key_equal(const mj_key *a, const mj_key *b)
  * always computed so that a malformed signature costs as much as a wrong one. */
 int mj_sig_valid(const mj_key *key, const mj_segments *seg)
 {
-    unsigned char mac[MJ_MAC_LEN];
-    unsigned char given[MJ_MAC_LEN];
+    mj_scratch s;
     size_t given_len = 0;
     size_t signed_len = seg->header_len + 1 + seg->payload_len;
     int shape_ok, same;
 
-    mj_hmac(key, (const unsigned char *)seg->header, signed_len, mac);
-    memset(given, 0, sizeof(given));
+    mj_hmac_with(key, (const unsigned char *)seg->header, signed_len, s.mac, &s);
+    memset(s.given, 0, sizeof(s.given));
     shape_ok = seg->sig_len == MJ_SIG_B64_LEN &&
-               mj_b64url_decode(seg->sig, seg->sig_len, given, &given_len) == MJ_OK &&
+               mj_b64url_decode(seg->sig, seg->sig_len, s.given, &given_len) == MJ_OK &&
                given_len == MJ_MAC_LEN;
-    same = mj_mac_equal(mac, given, MJ_MAC_LEN);
-    OPENSSL_cleanse(mac, sizeof(mac));
-    OPENSSL_cleanse(given, sizeof(given));
+    same = mj_mac_equal(s.mac, s.given, MJ_MAC_LEN);
+    OPENSSL_cleanse(&s, sizeof(s));
     return shape_ok && same;
 }

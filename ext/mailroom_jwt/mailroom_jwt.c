@@ -1,4 +1,5 @@
-/* Ruby bindings for the C core: the only file that includes ruby.h.
+/* Ruby bindings for the C core (with ruby_json.c, the only files that
+ * include ruby.h).
  *
  * Memory rules: no malloc'ed memory is held across a call that can raise;
  * secrets live in the TypedData struct (wiped on free) or on the C stack
@@ -6,17 +7,16 @@
  * nothing calls back into Ruby in between. */
 #include <errno.h>
 #include <string.h>
-/* Ruby's own headers have unused parameters; -Wextra stays on for ours. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#include <ruby.h>
-#include <ruby/encoding.h>
-#pragma GCC diagnostic pop
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include "mj_core.h"
+#include "mj_ruby.h"
 
 static VALUE mj_mMailroomJWT, mj_cKey, mj_eDecodeError, mj_eSecretFileError;
+static VALUE mj_eEncodeError, mj_eVerificationError, mj_eIncorrectAlgorithm, mj_eInvalidPayload;
+static VALUE mj_str_alg, mj_str_crit, mj_str_hs256;
+
+/* Room for the decoded header and payload of the longest token. */
+#define MJ_DECODED_MAX (MJ_TOKEN_MAX / 4 * 3 + 8)
 
 /* The base64url spelling of the canonical header {"alg":"HS256"}. */
 static const char mj_canonical_header_b64[] = "eyJhbGciOiJIUzI1NiJ9";
@@ -139,35 +139,21 @@ static VALUE mj_key_native_write(VALUE self, VALUE path)
     return Qnil;
 }
 
-/* Key#native_encode(header_json_or_nil, payload_json) -> token
- * One allocation: base64url(header) "." base64url(payload) "." base64url(mac). */
-static VALUE mj_key_native_encode(VALUE self, VALUE header, VALUE payload)
+/* base64url(header) "." base64url(payload) "." base64url(mac), in one
+ * allocation; a NULL header is the canonical {"alg":"HS256"}. */
+static VALUE mj_sign(const mj_key *key, const char *hdr, size_t hdr_len,
+                     const char *pay, size_t pay_len)
 {
-    mj_key *key = mj_get_key(self);
-    const char *hdr, *pay;
-    size_t hdr_len, pay_len, hdr_b64, pay_b64, total, o = 0;
+    size_t hdr_b64, pay_b64, total, o = 0;
     unsigned char mac[MJ_MAC_LEN];
     VALUE out;
     char *p;
 
-    StringValue(payload);
-    pay = RSTRING_PTR(payload);
-    pay_len = (size_t)RSTRING_LEN(payload);
-    if (NIL_P(header)) {
-        hdr = NULL;
-        hdr_len = 0;
-        hdr_b64 = sizeof(mj_canonical_header_b64) - 1;
-    } else {
-        StringValue(header);
-        hdr = RSTRING_PTR(header);
-        hdr_len = (size_t)RSTRING_LEN(header);
-        hdr_b64 = mj_b64url_encoded_len(hdr_len);
-    }
+    hdr_b64 = hdr == NULL ? sizeof(mj_canonical_header_b64) - 1 : mj_b64url_encoded_len(hdr_len);
     pay_b64 = mj_b64url_encoded_len(pay_len);
     total = hdr_b64 + 1 + pay_b64 + 1 + MJ_SIG_B64_LEN;
     if (pay_len > MJ_TOKEN_MAX || hdr_len > MJ_TOKEN_MAX || total > MJ_TOKEN_MAX)
-        rb_raise(rb_const_get(mj_mMailroomJWT, rb_intern("EncodeError")),
-                 "token would be longer than %d bytes", MJ_TOKEN_MAX);
+        rb_raise(mj_eEncodeError, "token would be longer than %d bytes", MJ_TOKEN_MAX);
     out = rb_usascii_str_new(NULL, (long)total);
     p = RSTRING_PTR(out);
     if (hdr == NULL) {
@@ -183,9 +169,38 @@ static VALUE mj_key_native_encode(VALUE self, VALUE header, VALUE payload)
     o += mj_b64url_encode(mac, MJ_MAC_LEN, p + o);
     OPENSSL_cleanse(mac, sizeof(mac));
     rb_str_set_len(out, (long)o);
+    return out;
+}
+
+/* Key#native_encode(header_json_or_nil, payload_json) -> token */
+static VALUE mj_key_native_encode(VALUE self, VALUE header, VALUE payload)
+{
+    mj_key *key = mj_get_key(self);
+    VALUE out;
+
+    StringValue(payload);
+    if (!NIL_P(header))
+        StringValue(header);
+    out = mj_sign(key, NIL_P(header) ? NULL : RSTRING_PTR(header),
+                  NIL_P(header) ? 0 : (size_t)RSTRING_LEN(header),
+                  RSTRING_PTR(payload), (size_t)RSTRING_LEN(payload));
     RB_GC_GUARD(header);
     RB_GC_GUARD(payload);
     return out;
+}
+
+/* Key#native_encode_hash(payload) -> token under the canonical header, or
+ * nil when the payload needs the general path (JSON.generate and the
+ * encode rules in Ruby). */
+static VALUE mj_key_native_encode_hash(VALUE self, VALUE payload)
+{
+    mj_key *key = mj_get_key(self);
+    char json[MJ_TOKEN_MAX];
+    long n = mj_rb_json_generate(payload, json, sizeof(json));
+
+    if (n < 0)
+        return Qnil;
+    return mj_sign(key, NULL, 0, json, (size_t)n);
 }
 
 static VALUE mj_decode_segment(const char *b64, size_t len)
@@ -250,6 +265,117 @@ static VALUE mj_key_native_open(VALUE self, VALUE token, VALUE check_payload)
         rb_ary_push(result, SIZET2NUM(payload_members));
         return result;
     }
+}
+
+static void mj_raise_status(int status)
+{
+    rb_raise(mj_eDecodeError, "%s", mj_status_message(status));
+}
+
+/* The header's rules: no repeated name, alg exactly "HS256" (never taken
+ * from the token), no crit. */
+static VALUE mj_header_object(const unsigned char *json, size_t len)
+{
+    int status, duplicate;
+    VALUE header = mj_rb_json_object(json, len, &status, &duplicate), alg;
+
+    if (status != MJ_OK)
+        mj_raise_status(status);
+    if (duplicate)
+        rb_raise(mj_eDecodeError, "duplicate header names");
+    alg = rb_hash_lookup2(header, mj_str_alg, Qundef);
+    if (!(RB_TYPE_P(alg, T_STRING) && RSTRING_LEN(alg) == 5 &&
+          memcmp(RSTRING_PTR(alg), "HS256", 5) == 0))
+        rb_raise(mj_eIncorrectAlgorithm, "Expected a different algorithm");
+    if (rb_hash_lookup2(header, mj_str_crit, Qundef) != Qundef)
+        rb_raise(mj_eDecodeError, "crit header is not supported");
+    return header;
+}
+
+/* Key#native_decode(token, verify_signature) -> [payload, header]
+ * In this order: a String, size, characters, segments; the header a strict
+ * JSON object in strict base64url; the payload's base64url; the header's
+ * rules; the MAC (always computed); only then the payload, a strict JSON
+ * object with no name repeated. */
+static VALUE mj_key_native_decode(VALUE self, VALUE token, VALUE verify_signature)
+{
+    mj_key *key = mj_get_key(self);
+    mj_segments seg;
+    unsigned char buf[MJ_DECODED_MAX];
+    unsigned char *header_json = buf, *payload_json;
+    size_t header_len = 0, payload_len = 0, members = 0;
+    int status, canonical, mac_ok, duplicate;
+    VALUE header, payload;
+
+    if (NIL_P(token))
+        rb_raise(mj_eDecodeError, "Nil JSON web token");
+    if (!RB_TYPE_P(token, T_STRING))
+        rb_raise(mj_eDecodeError, "token must be a String, got %"PRIsVALUE, rb_obj_class(token));
+    if (RSTRING_LEN(token) > MJ_TOKEN_MAX)
+        mj_raise_status(MJ_ERR_TOO_LONG);
+    status = mj_token_scan(RSTRING_PTR(token), (size_t)RSTRING_LEN(token), &seg);
+    if (status != MJ_OK)
+        mj_raise_status(status);
+    canonical = seg.header_len == sizeof(mj_canonical_header_b64) - 1 &&
+                memcmp(seg.header, mj_canonical_header_b64, seg.header_len) == 0;
+    if (!canonical) {
+        status = mj_b64url_decode(seg.header, seg.header_len, header_json, &header_len);
+        if (status == MJ_OK)
+            status = mj_json_object_check(header_json, header_len, &members);
+        if (status != MJ_OK)
+            mj_raise_status(status);
+    }
+    payload_json = buf + header_len;
+    status = mj_b64url_decode(seg.payload, seg.payload_len, payload_json, &payload_len);
+    if (status != MJ_OK)
+        mj_raise_status(status);
+    mac_ok = mj_sig_valid(key, &seg);
+    /* Nothing below reads the token. */
+    RB_GC_GUARD(token);
+
+    if (canonical) {
+        header = rb_hash_new();
+        rb_hash_aset(header, mj_str_alg, mj_str_hs256);
+    } else {
+        header = mj_header_object(header_json, header_len);
+    }
+    if (RTEST(verify_signature) && !mac_ok)
+        rb_raise(mj_eVerificationError, "Signature verification failed");
+    /* Only now is the payload read as JSON: one pass checks it and makes
+     * its objects. */
+    payload = mj_rb_json_object(payload_json, payload_len, &status, &duplicate);
+    if (status != MJ_OK)
+        mj_raise_status(status);
+    if (duplicate)
+        rb_raise(mj_eInvalidPayload, "duplicate claim names in payload");
+    return rb_assoc_new(payload, header);
+}
+
+/* Native.json_parse(str) -> Hash: the decoder's JSON objects, for specs. */
+static VALUE mj_s_json_parse(VALUE mod, VALUE str)
+{
+    int status, duplicate;
+    VALUE out;
+    (void)mod;
+    StringValue(str);
+    str = rb_str_new_frozen(str);
+    out = mj_rb_json_object((const unsigned char *)RSTRING_PTR(str), (size_t)RSTRING_LEN(str),
+                            &status, &duplicate);
+    RB_GC_GUARD(str);
+    if (status != MJ_OK)
+        mj_raise_status(status);
+    if (duplicate)
+        rb_raise(mj_eInvalidPayload, "duplicate names");
+    return out;
+}
+
+/* Native.json_generate(hash) -> String or nil: the encoder's JSON, for specs. */
+static VALUE mj_s_json_generate(VALUE mod, VALUE hash)
+{
+    char json[MJ_TOKEN_MAX];
+    long n = mj_rb_json_generate(hash, json, sizeof(json));
+    (void)mod;
+    return n < 0 ? Qnil : rb_utf8_str_new(json, n);
 }
 
 /* Key#== : equal when the keys sign alike, compared in constant time. */
@@ -351,8 +477,23 @@ RUBY_FUNC_EXPORTED void Init_mailroom_jwt(void)
     mj_mMailroomJWT = rb_define_module("MailroomJWT");
     mj_eDecodeError = rb_const_get(mj_mMailroomJWT, rb_intern("DecodeError"));
     mj_eSecretFileError = rb_const_get(mj_mMailroomJWT, rb_intern("SecretFileError"));
+    mj_eEncodeError = rb_const_get(mj_mMailroomJWT, rb_intern("EncodeError"));
+    mj_eVerificationError = rb_const_get(mj_mMailroomJWT, rb_intern("VerificationError"));
+    mj_eIncorrectAlgorithm = rb_const_get(mj_mMailroomJWT, rb_intern("IncorrectAlgorithm"));
+    mj_eInvalidPayload = rb_const_get(mj_mMailroomJWT, rb_intern("InvalidPayload"));
     rb_gc_register_mark_object(mj_eDecodeError);
     rb_gc_register_mark_object(mj_eSecretFileError);
+    rb_gc_register_mark_object(mj_eEncodeError);
+    rb_gc_register_mark_object(mj_eVerificationError);
+    rb_gc_register_mark_object(mj_eIncorrectAlgorithm);
+    rb_gc_register_mark_object(mj_eInvalidPayload);
+    /* Frozen, deduplicated: the very objects "alg" and "HS256" literals are. */
+    mj_str_alg = rb_enc_interned_str("alg", 3, rb_utf8_encoding());
+    mj_str_crit = rb_enc_interned_str("crit", 4, rb_utf8_encoding());
+    mj_str_hs256 = rb_enc_interned_str("HS256", 5, rb_utf8_encoding());
+    rb_gc_register_mark_object(mj_str_alg);
+    rb_gc_register_mark_object(mj_str_crit);
+    rb_gc_register_mark_object(mj_str_hs256);
 
     mj_cKey = rb_define_class_under(mj_mMailroomJWT, "Key", rb_cObject);
     rb_define_alloc_func(mj_cKey, mj_key_alloc);
@@ -360,6 +501,8 @@ RUBY_FUNC_EXPORTED void Init_mailroom_jwt(void)
     rb_define_private_method(mj_cKey, "native_write", mj_key_native_write, 1);
     rb_define_private_method(mj_cKey, "native_encode", mj_key_native_encode, 2);
     rb_define_private_method(mj_cKey, "native_open", mj_key_native_open, 2);
+    rb_define_private_method(mj_cKey, "native_decode", mj_key_native_decode, 2);
+    rb_define_private_method(mj_cKey, "native_encode_hash", mj_key_native_encode_hash, 1);
     rb_define_method(mj_cKey, "==", mj_key_equal_p, 1);
     rb_define_method(mj_cKey, "fingerprint", mj_key_fingerprint, 0);
     rb_define_singleton_method(mj_cKey, "native_generate", mj_key_s_native_generate, 0);
@@ -372,6 +515,8 @@ RUBY_FUNC_EXPORTED void Init_mailroom_jwt(void)
     rb_define_module_function(mNative, "b64url_encode", mj_s_b64url_encode, 1);
     rb_define_module_function(mNative, "hmac", mj_s_hmac, 2);
     rb_define_module_function(mNative, "mac_equal?", mj_s_mac_equal, 2);
+    rb_define_module_function(mNative, "json_parse", mj_s_json_parse, 1);
+    rb_define_module_function(mNative, "json_generate", mj_s_json_generate, 1);
     rb_define_const(mNative, "TOKEN_MAX", INT2NUM(MJ_TOKEN_MAX));
     rb_define_const(mNative, "MIN_KEY_LENGTH", INT2NUM(MJ_MIN_KEY_LEN));
     rb_define_const(mNative, "MAX_KEY_LENGTH", INT2NUM(MJ_MAX_KEY_LEN));

@@ -4,7 +4,8 @@
  * validator and the GitLab secret-file reader and writer.
  *
  * Nothing here includes ruby.h: the core compiles alone, for C tests,
- * benchmarks and fuzz harnesses. Only mailroom_jwt.c talks to Ruby.
+ * benchmarks and fuzz harnesses. Only the bindings (mailroom_jwt.c and
+ * ruby_json.c) talk to Ruby.
  */
 #ifndef MJ_CORE_H
 #define MJ_CORE_H
@@ -98,6 +99,32 @@ MJ_HIDDEN size_t mj_b64_encode(const unsigned char *in, size_t n, char *out);
 MJ_HIDDEN int mj_token_scan(const char *token, size_t len, mj_segments *seg);
 MJ_HIDDEN int mj_json_object_check(const unsigned char *json, size_t len, size_t *members);
 MJ_HIDDEN int mj_utf8_valid(const unsigned char *s, size_t len);
+MJ_HIDDEN size_t mj_utf8_seq(const unsigned char *s, size_t n);
+
+/* json.c: what mj_json_parse reports to a sink, in document order. KEY,
+ * STRING, INTEGER and FLOAT come with their span of the input (a string's
+ * content between its quotes; escaped says it holds a backslash); END
+ * closes the innermost OBJECT or ARRAY. A sink returns MJ_OK to go on, any
+ * other status to stop the parse with it. */
+enum mj_json_event {
+    MJ_JSON_OBJECT,
+    MJ_JSON_ARRAY,
+    MJ_JSON_END,
+    MJ_JSON_KEY,
+    MJ_JSON_STRING,
+    MJ_JSON_INTEGER,
+    MJ_JSON_FLOAT,
+    MJ_JSON_TRUE,
+    MJ_JSON_FALSE,
+    MJ_JSON_NULL
+};
+typedef int (*mj_json_sink)(void *ctx, int event, const unsigned char *raw, size_t len,
+                            int escaped);
+/* One strict JSON object (see json.c); sink may be NULL. *members is the
+ * number of top-level members, names repeated or not. */
+MJ_HIDDEN int mj_json_parse(const unsigned char *json, size_t len, mj_json_sink sink, void *ctx,
+                            size_t *members);
+MJ_HIDDEN size_t mj_json_unescape(const unsigned char *raw, size_t len, unsigned char *out);
 
 /* secret_file.c */
 MJ_HIDDEN int mj_secret_read(const char *path, unsigned char out[MJ_SECRET_LEN],

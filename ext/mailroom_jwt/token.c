@@ -1,5 +1,5 @@
-/* The compact-JWS token scan, a strict UTF-8 check and a strict JSON
- * (RFC 8259) object validator with a depth cap. */
+/* The compact-JWS token scan and a strict UTF-8 check. The JSON grammar is
+ * in json.c. */
 #include <string.h>
 #include "mj_core.h"
 
@@ -16,32 +16,54 @@ static const unsigned char mj_token_chars[256] = {
     ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1, ['_'] = 1, ['.'] = 2
 };
 
+/* Eight bytes at a time (SWAR): the high bit of each byte of the result is
+ * set where lo <= byte <= hi, for bytes below 0x80 (no carry crosses a byte). */
+#define MJ_ONES 0x0101010101010101ULL
+#define MJ_HIGHS 0x8080808080808080ULL
+static uint64_t mj_bytes_in(uint64_t x, unsigned int lo, unsigned int hi)
+{
+    return (x + MJ_ONES * (128 - lo)) & ~(x + MJ_ONES * (127 - hi)) & MJ_HIGHS;
+}
+
+/* Non-zero when a byte of the word is outside base64url and '.'. */
+static uint64_t mj_word_bad(uint64_t x)
+{
+    uint64_t high = x & MJ_HIGHS, low = x & ~MJ_HIGHS;
+    uint64_t folded = low & ~(MJ_ONES * 0x20); /* a-z onto A-Z */
+    uint64_t ok = mj_bytes_in(folded, 'A', 'Z') | mj_bytes_in(low, '0', '9') |
+                  mj_bytes_in(low, '-', '.') | mj_bytes_in(low, '_', '_');
+    return high | (ok ^ MJ_HIGHS);
+}
+
 int mj_token_scan(const char *token, size_t len, mj_segments *seg)
 {
-    size_t i, dots = 0, first = 0, second = 0;
+    size_t i = 0;
+    uint64_t bad = 0;
+    const char *first, *second;
 
     if (len > MJ_TOKEN_MAX)
         return MJ_ERR_TOO_LONG;
-    for (i = 0; i < len; i++) {
-        unsigned char kind = mj_token_chars[(unsigned char)token[i]];
-        if (kind == 0)
-            return MJ_ERR_CHAR;
-        if (kind == 2) {
-            if (dots == 0)
-                first = i;
-            else if (dots == 1)
-                second = i;
-            dots++;
-        }
+    for (; i + 8 <= len; i += 8) {
+        uint64_t word;
+        memcpy(&word, token + i, 8);
+        bad |= mj_word_bad(word);
     }
-    if (dots != 2)
+    for (; i < len; i++)
+        bad |= mj_token_chars[(unsigned char)token[i]] == 0;
+    if (bad)
+        return MJ_ERR_CHAR;
+    first = len ? memchr(token, '.', len) : NULL;
+    if (first == NULL)
+        return MJ_ERR_SEGMENTS;
+    second = memchr(first + 1, '.', len - (size_t)(first + 1 - token));
+    if (second == NULL || memchr(second + 1, '.', len - (size_t)(second + 1 - token)) != NULL)
         return MJ_ERR_SEGMENTS;
     seg->header = token;
-    seg->header_len = first;
-    seg->payload = token + first + 1;
-    seg->payload_len = second - first - 1;
-    seg->sig = token + second + 1;
-    seg->sig_len = len - second - 1;
+    seg->header_len = (size_t)(first - token);
+    seg->payload = first + 1;
+    seg->payload_len = (size_t)(second - first - 1);
+    seg->sig = second + 1;
+    seg->sig_len = len - (size_t)(second + 1 - token);
     if (seg->header_len == 0 || seg->payload_len == 0)
         return MJ_ERR_EMPTY_SEGMENT;
     return MJ_OK;
@@ -49,7 +71,7 @@ int mj_token_scan(const char *token, size_t len, mj_segments *seg)
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid:
  * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t mj_utf8_seq(const unsigned char *s, size_t n)
+size_t mj_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];
     if (c < 0x80)
@@ -89,233 +111,8 @@ int mj_utf8_valid(const unsigned char *s, size_t len)
     return 1;
 }
 
-typedef struct {
-    const unsigned char *p;
-    const unsigned char *end;
-    int status;
-} mj_json;
-
-static void mj_ws(mj_json *j)
-{
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
-        j->p++;
-}
-
-static int mj_fail(mj_json *j, int status)
-{
-    if (j->status == MJ_OK)
-        j->status = status;
-    return 0;
-}
-
-static int mj_hex4(const unsigned char *p, unsigned int *out)
-{
-    unsigned int v = 0;
-    int i;
-    for (i = 0; i < 4; i++) {
-        unsigned char c = p[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned int)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned int)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned int)(c - 'A' + 10);
-        else return 0;
-    }
-    *out = v;
-    return 1;
-}
-
-static int mj_string(mj_json *j)
-{
-    j->p++; /* opening quote */
-    while (j->p < j->end) {
-        unsigned char c = *j->p;
-        if (c == '"') {
-            j->p++;
-            return 1;
-        }
-        if (c < 0x20)
-            return mj_fail(j, MJ_ERR_JSON);
-        if (c == '\\') {
-            if (j->end - j->p < 2)
-                return mj_fail(j, MJ_ERR_JSON);
-            c = j->p[1];
-            if (c == 'u') {
-                unsigned int u, low;
-                if (j->end - j->p < 6 || !mj_hex4(j->p + 2, &u))
-                    return mj_fail(j, MJ_ERR_JSON);
-                j->p += 6;
-                if (u >= 0xdc00 && u <= 0xdfff)
-                    return mj_fail(j, MJ_ERR_UTF8);
-                if (u >= 0xd800 && u <= 0xdbff) {
-                    if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u' ||
-                        !mj_hex4(j->p + 2, &low) || low < 0xdc00 || low > 0xdfff)
-                        return mj_fail(j, MJ_ERR_UTF8);
-                    j->p += 6;
-                }
-                continue;
-            }
-            if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' &&
-                c != 'n' && c != 'r' && c != 't')
-                return mj_fail(j, MJ_ERR_JSON);
-            j->p += 2;
-            continue;
-        }
-        if (c < 0x80) {
-            j->p++;
-        } else {
-            size_t k = mj_utf8_seq(j->p, (size_t)(j->end - j->p));
-            if (k == 0)
-                return mj_fail(j, MJ_ERR_UTF8);
-            j->p += k;
-        }
-    }
-    return mj_fail(j, MJ_ERR_JSON);
-}
-
-static int mj_digits(mj_json *j)
-{
-    const unsigned char *start = j->p;
-    while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-        j->p++;
-    return j->p > start;
-}
-
-static int mj_number(mj_json *j)
-{
-    if (*j->p == '-')
-        j->p++;
-    if (j->p >= j->end)
-        return mj_fail(j, MJ_ERR_JSON);
-    if (*j->p == '0') {
-        j->p++;
-    } else if (!mj_digits(j)) {
-        return mj_fail(j, MJ_ERR_JSON);
-    }
-    if (j->p < j->end && *j->p == '.') {
-        j->p++;
-        if (!mj_digits(j))
-            return mj_fail(j, MJ_ERR_JSON);
-    }
-    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-        j->p++;
-        if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-            j->p++;
-        if (!mj_digits(j))
-            return mj_fail(j, MJ_ERR_JSON);
-    }
-    return 1;
-}
-
-static int mj_literal(mj_json *j, const char *word, size_t n)
-{
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
-        return mj_fail(j, MJ_ERR_JSON);
-    j->p += n;
-    return 1;
-}
-
-/* An iterative parser: stack[d] is '{' or '[' for each open container. */
+/* Kept for the fuzz harnesses and the Ruby layer: validation only. */
 int mj_json_object_check(const unsigned char *json, size_t len, size_t *members)
 {
-    mj_json j;
-    char stack[MJ_JSON_MAX_DEPTH];
-    int depth = 0;
-    size_t top = 0;
-
-    j.p = json;
-    j.end = json + len;
-    j.status = MJ_OK;
-    mj_ws(&j);
-    if (j.p >= j.end || *j.p != '{')
-        return MJ_ERR_JSON;
-    stack[depth++] = '{';
-    j.p++;
-    mj_ws(&j);
-    if (j.p < j.end && *j.p == '}') {
-        j.p++;
-        depth = 0;
-        goto done;
-    }
-    for (;;) {
-        /* at the start of a member (object) or an element (array) */
-        mj_ws(&j);
-        if (j.p >= j.end)
-            return MJ_ERR_JSON;
-        if (stack[depth - 1] == '{') {
-            if (*j.p != '"' || !mj_string(&j))
-                return j.status ? j.status : MJ_ERR_JSON;
-            if (depth == 1)
-                top++;
-            mj_ws(&j);
-            if (j.p >= j.end || *j.p != ':')
-                return MJ_ERR_JSON;
-            j.p++;
-            mj_ws(&j);
-            if (j.p >= j.end)
-                return MJ_ERR_JSON;
-        }
-        /* a value */
-        switch (*j.p) {
-        case '{':
-        case '[':
-            if (depth >= MJ_JSON_MAX_DEPTH)
-                return MJ_ERR_JSON_DEPTH;
-            stack[depth++] = (char)*j.p;
-            j.p++;
-            mj_ws(&j);
-            if (j.p < j.end && *j.p == (stack[depth - 1] == '{' ? '}' : ']')) {
-                j.p++;
-                depth--;
-                break; /* an empty container is a complete value */
-            }
-            continue;
-        case '"':
-            if (!mj_string(&j))
-                return j.status;
-            break;
-        case 't':
-            if (!mj_literal(&j, "true", 4))
-                return j.status;
-            break;
-        case 'f':
-            if (!mj_literal(&j, "false", 5))
-                return j.status;
-            break;
-        case 'n':
-            if (!mj_literal(&j, "null", 4))
-                return j.status;
-            break;
-        default:
-            if (*j.p == '-' || (*j.p >= '0' && *j.p <= '9')) {
-                if (!mj_number(&j))
-                    return j.status;
-                break;
-            }
-            return MJ_ERR_JSON;
-        }
-        /* after a complete value: a comma or the end of containers */
-        for (;;) {
-            mj_ws(&j);
-            if (j.p >= j.end)
-                return MJ_ERR_JSON;
-            if (*j.p == ',') {
-                j.p++;
-                break;
-            }
-            if (*j.p == (stack[depth - 1] == '{' ? '}' : ']')) {
-                j.p++;
-                depth--;
-                if (depth == 0)
-                    goto done;
-                continue;
-            }
-            return MJ_ERR_JSON;
-        }
-    }
-done:
-    mj_ws(&j);
-    if (j.p != j.end)
-        return MJ_ERR_JSON;
-    *members = top;
-    return MJ_OK;
+    return mj_json_parse(json, len, NULL, NULL, members);
 }

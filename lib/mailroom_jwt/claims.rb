@@ -18,9 +18,9 @@ module MailroomJWT
                 exp_leeway: nil, nbf_leeway: nil, iat_leeway: nil,
                 verify_expiration: true, verify_not_before: true, verify_iat: true,
                 required_claims: nil, at: now)
-      exp_leeway = check_leeway(exp_leeway || leeway)
-      nbf_leeway = check_leeway(nbf_leeway || leeway)
-      iat_leeway = check_leeway(iat_leeway || leeway)
+      exp_leeway = !exp_leeway && leeway.equal?(0) ? 0 : check_leeway(exp_leeway || leeway)
+      nbf_leeway = !nbf_leeway && leeway.equal?(0) ? 0 : check_leeway(nbf_leeway || leeway)
+      iat_leeway = !iat_leeway && leeway.equal?(0) ? 0 : check_leeway(iat_leeway || leeway)
 
       required_claims&.each do |name|
         raise MissingRequiredClaim, "Missing required claim #{name}" unless payload.key?(name.to_s)
@@ -64,8 +64,7 @@ module MailroomJWT
     end
 
     def verify_issuer!(iss, issuer)
-      allowed = issuer.is_a?(Array) ? issuer : [issuer]
-      return if iss.is_a?(String) && allowed.include?(iss)
+      return if iss.is_a?(String) && (issuer.is_a?(Array) ? issuer.include?(iss) : issuer == iss)
 
       raise InvalidIssuerError, "Invalid issuer. Expected #{issuer}, received #{describe(iss)}"
     end
