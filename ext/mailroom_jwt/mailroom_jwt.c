@@ -13,7 +13,7 @@
 
 static VALUE mj_mMailroomJWT, mj_cKey, mj_eDecodeError, mj_eSecretFileError;
 static VALUE mj_eEncodeError, mj_eVerificationError, mj_eIncorrectAlgorithm, mj_eInvalidPayload;
-static VALUE mj_str_alg, mj_str_crit, mj_str_hs256;
+static VALUE mj_str_alg, mj_str_crit, mj_str_hs256, mj_canonical_header;
 
 /* Room for the decoded header and payload of the longest token. */
 #define MJ_DECODED_MAX (MJ_TOKEN_MAX / 4 * 3 + 8)
@@ -334,8 +334,7 @@ static VALUE mj_key_native_decode(VALUE self, VALUE token, VALUE verify_signatur
     RB_GC_GUARD(token);
 
     if (canonical) {
-        header = rb_hash_new();
-        rb_hash_aset(header, mj_str_alg, mj_str_hs256);
+        header = rb_hash_dup(mj_canonical_header); /* a copy the caller owns */
     } else {
         header = mj_header_object(header_json, header_len);
     }
@@ -494,6 +493,11 @@ RUBY_FUNC_EXPORTED void Init_mailroom_jwt(void)
     rb_gc_register_mark_object(mj_str_alg);
     rb_gc_register_mark_object(mj_str_crit);
     rb_gc_register_mark_object(mj_str_hs256);
+    mj_rb_json_init();
+    mj_canonical_header = rb_hash_new();
+    rb_hash_aset(mj_canonical_header, mj_str_alg, mj_str_hs256);
+    rb_obj_freeze(mj_canonical_header);
+    rb_gc_register_mark_object(mj_canonical_header);
 
     mj_cKey = rb_define_class_under(mj_mMailroomJWT, "Key", rb_cObject);
     rb_define_alloc_func(mj_cKey, mj_key_alloc);

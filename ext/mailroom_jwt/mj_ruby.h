@@ -24,4 +24,7 @@ MJ_HIDDEN VALUE mj_rb_json_object(const unsigned char *json, size_t len, int *st
  * reports errors). */
 MJ_HIDDEN long mj_rb_json_generate(VALUE hash, char *buf, size_t cap);
 
+/* Called once from Init_mailroom_jwt. */
+MJ_HIDDEN void mj_rb_json_init(void);
+
 #endif

@@ -30,13 +30,37 @@ static VALUE mj_rb_string(const unsigned char *raw, size_t len, int escaped)
     return str;
 }
 
+/* The names JWS headers and mail_room's payloads use, interned once: the
+ * table is filled at load and never changes (shareable between Ractors). */
+static const char *const mj_names[] = {
+    "alg", "typ", "kid", "cty", "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "nonce", "body_sha256"
+};
+#define MJ_NAME_COUNT (sizeof(mj_names) / sizeof(mj_names[0]))
+static VALUE mj_name_values[MJ_NAME_COUNT];
+static size_t mj_name_lens[MJ_NAME_COUNT];
+
+void mj_rb_json_init(void)
+{
+    size_t i;
+    for (i = 0; i < MJ_NAME_COUNT; i++) {
+        mj_name_lens[i] = strlen(mj_names[i]);
+        mj_name_values[i] = rb_enc_interned_str(mj_names[i], (long)mj_name_lens[i], rb_utf8_encoding());
+        rb_gc_register_mark_object(mj_name_values[i]);
+    }
+}
+
 /* Member names are frozen and deduplicated, as Hash#[]= and JSON.parse
- * leave them; an unescaped name already known allocates nothing. */
+ * leave them; an unescaped name already interned allocates nothing. */
 static VALUE mj_rb_name(const unsigned char *raw, size_t len, int escaped)
 {
-    if (!escaped)
-        return rb_enc_interned_str((const char *)raw, (long)len, rb_utf8_encoding());
-    return rb_str_freeze(mj_rb_string(raw, len, escaped));
+    size_t i;
+    if (escaped)
+        return rb_str_freeze(mj_rb_string(raw, len, escaped));
+    for (i = 0; i < MJ_NAME_COUNT; i++) {
+        if (mj_name_lens[i] == len && memcmp(mj_names[i], raw, len) == 0)
+            return mj_name_values[i];
+    }
+    return rb_enc_interned_str((const char *)raw, (long)len, rb_utf8_encoding());
 }
 
 static VALUE mj_rb_integer(const unsigned char *raw, size_t len)

@@ -76,14 +76,11 @@ module MailroomJWT
     def decode(token, issuer: nil, audience: nil, iat_after: nil, leeway: 0,
                verify_expiration: true, verify_not_before: true)
       decoded = native_decode(token, true)
-      if audience.nil? && leeway.equal?(0) && verify_expiration == true && verify_not_before == true
-        # The usual call, with Claims' own defaults left out: Ruby matches
-        # each keyword passed, and this path is measured in microseconds.
-        Claims.verify!(decoded[0], issuer: issuer, iat_after: iat_after)
-      else
-        Claims.verify!(decoded[0], issuer: issuer, audience: audience, iat_after: iat_after, leeway: leeway,
-                                   verify_expiration: verify_expiration, verify_not_before: verify_not_before)
-      end
+      # Claims.verify!(payload, issuer:, audience:, iat_after:, leeway:,
+      # verify_expiration:, verify_not_before:), without the keyword matching.
+      leeway = Claims.check_leeway(leeway) unless leeway.equal?(0)
+      Claims.check!(decoded[0], issuer, audience, iat_after, leeway, leeway, leeway, verify_expiration,
+                    verify_not_before, true, nil, Claims.now)
       decoded
     end
 
