@@ -19,8 +19,7 @@ module MailroomJWT
       # line ending allowed. SecretFileError names the path and the reason.
       # A secret file that the group or others can read is a warning.
       def read(path, logger: MailroomJWT.logger)
-        path = path.to_path if path.respond_to?(:to_path)
-        raise SecretFileError, "secret file path must be a String, got #{path.class}" unless path.is_a?(String)
+        path = checked_path(path)
 
         key, mode = native_read(path)
         if (mode & 0o077) != 0
@@ -28,6 +27,15 @@ module MailroomJWT
                        "run: chmod 600 #{path}")
         end
         key.freeze
+      end
+
+      # A secret file's path as a String, or SecretFileError.
+      def checked_path(path)
+        path = path.to_path if path.respond_to?(:to_path)
+        raise SecretFileError, "secret file path must be a String, got #{path.class}" unless path.is_a?(String)
+        raise SecretFileError, "secret file path contains a NUL byte" if path.include?("\0")
+
+        path
       end
     end
 
@@ -50,9 +58,7 @@ module MailroomJWT
     # Writes the key as a GitLab secret file: strict base64, no newline,
     # mode 0600 even when the file existed, replaced atomically.
     def write(path)
-      path = path.to_path if path.respond_to?(:to_path)
-      raise SecretFileError, "secret file path must be a String, got #{path.class}" unless path.is_a?(String)
-
+      path = Key.checked_path(path)
       native_write(path)
       path
     end
@@ -99,13 +105,9 @@ module MailroomJWT
       header_json, payload_json, mac_ok, header_members, payload_members = native_open(token, true)
       header = check_header(header_json, header_members)
       raise VerificationError, "Signature verification failed" if verify_signature && !mac_ok
+      raise DecodeError, payload_members if payload_members.is_a?(String)
 
-      payload = JSON.parse(payload_json)
-      raise InvalidPayload, "duplicate claim names in payload" if payload.size != payload_members
-
-      [payload, header]
-    rescue JSON::ParserError
-      raise DecodeError, "Invalid segment encoding"
+      [parse_object(payload_json, payload_members, InvalidPayload, "duplicate claim names in payload"), header]
     end
 
     # Key#== is native: keys that sign alike are equal, compared in constant time.
@@ -136,14 +138,25 @@ module MailroomJWT
     def check_header(header_json, header_members)
       return { "alg" => ALGORITHM } if header_json.nil?
 
-      header = JSON.parse(header_json)
-      raise DecodeError, "duplicate header names" if header.size != header_members
+      header = parse_object(header_json, header_members, DecodeError, "duplicate header names")
 
       alg = header["alg"]
       raise IncorrectAlgorithm, "Expected a different algorithm" unless alg.is_a?(String) && alg == ALGORITHM
       raise DecodeError, "crit header is not supported" if header.key?("crit")
 
       header
+    end
+
+    # The core has checked that json is one strict JSON object with members
+    # top-level names; fewer keys after parsing means a name was repeated.
+    # (Newer json gems refuse duplicate keys themselves: the same error.)
+    def parse_object(json, members, error, duplicate_message)
+      object = JSON.parse(json)
+      raise error, duplicate_message if object.size != members
+
+      object
+    rescue JSON::ParserError
+      raise error, duplicate_message
     end
 
     def header_json(fields)
