@@ -94,8 +94,6 @@ RSpec.describe "interop with ruby-jwt" do
       [JWT.encode({ "iat" => now + 100 }, secret, "HS256"), {}],
       [unchecked_token({ "iat" => "yesterday" }, secret), { verify_iat: true }],
       [unchecked_token({ "iat" => "yesterday" }, secret), {}],
-      [unchecked_token({ "exp" => "tomorrow" }, secret), {}],
-      [unchecked_token({ "nbf" => [1] }, secret), {}],
       [JWT.encode({ "a" => 1 }, secret, "HS256"), { required_claims: ["sub"] }],
       [JWT.encode({ "sub" => 1 }, secret, "HS256"), { required_claims: ["sub"] }],
       [JWT.encode({ "a" => 1 }, other, "HS256"), {}],
@@ -118,6 +116,18 @@ RSpec.describe "interop with ruby-jwt" do
       theirs = verdict.call { JWT.decode(token, secret, true, jwt_options) }
       ours = verdict.call { MailroomJWT.decode(token, secret, true, jwt_options) }
       expect(ours).to eq(theirs), "#{JSON.generate(options)} #{token[0, 40]}: ruby-jwt #{theirs}, ours #{ours}"
+    end
+  end
+
+  it "is stricter than ruby-jwt where ruby-jwt coerces a claim: a non-number exp or nbf is InvalidPayload" do
+    now = Time.now.to_i
+    # ruby-jwt reads "tomorrow".to_i as 0 and calls the token expired.
+    token = unchecked_token({ "exp" => "tomorrow" }, secret)
+    expect { JWT.decode(token, secret, true, algorithm: "HS256") }.to raise_error(JWT::ExpiredSignature)
+    expect { MailroomJWT.decode(token, secret, true, algorithm: "HS256") }.to raise_error(MailroomJWT::InvalidPayload)
+    [{ "exp" => [now + 100] }, { "nbf" => { "t" => 1 } }, { "exp" => "#{now + 100}" }].each do |payload|
+      expect { MailroomJWT.decode(unchecked_token(payload, secret), secret, true, algorithm: "HS256") }
+        .to raise_error(MailroomJWT::InvalidPayload)
     end
   end
 end
