@@ -263,6 +263,15 @@ RSpec.describe MailroomJWT::Key do
         expect { key.decode(token) }.to raise_error(MailroomJWT::IncorrectAlgorithm)
       end
 
+      it "checks in order: structure, then the header's alg, then the MAC, then the payload" do
+        not_json = "not json"
+        expect { key.decode(raw_token('{"alg":"none"}', not_json)) }.to raise_error(MailroomJWT::IncorrectAlgorithm)
+        forged = raw_token('{"alg":"HS256"}', not_json, with: "another key of thirty-two bytes!")
+        expect { key.decode(forged) }.to raise_error(MailroomJWT::VerificationError)
+        expect { key.decode(raw_token('{"alg":"HS256"}', not_json)) }
+          .to raise_error(MailroomJWT::DecodeError, "Invalid JSON object")
+      end
+
       it "a bad, truncated, empty or re-spelled signature: VerificationError" do
         token = key.encode(claims)
         input, sig = token.rpartition(".").values_at(0, 2)
