@@ -37,6 +37,8 @@ module MailroomJWT
       def push(mailbox_type, raw_email)
         worker = WORKERS.fetch(Queue.mailbox_type!(mailbox_type))
         Queue.check_size!(raw_email, @max_bytes)
+        # Job arguments are JSON: bytes that are not UTF-8 are converted first.
+        raw_email = UTF8.encode(raw_email) unless raw_email.encoding == Encoding::UTF_8 && raw_email.valid_encoding?
 
         jid = @client.push(@job_options.merge(worker).merge("args" => [raw_email]))
         raise Unavailable, "a Sidekiq client middleware stopped the job" if jid.nil?

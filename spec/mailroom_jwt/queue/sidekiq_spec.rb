@@ -38,6 +38,12 @@ RSpec.describe MailroomJWT::Queue::Sidekiq do
     expect([job.jid, job.klass, job.args]).to eq([jid, "ServiceDeskEmailReceiverWorker", ["Subject: help\n\nピーター\n"]])
   end
 
+  it "converts bytes that are not UTF-8 before they become a JSON job argument" do
+    queue.push("incoming_email", "Subject: ピーター\n".encode(Encoding::Shift_JIS).b)
+
+    expect(jobs("email_receiver").last.args).to eq(["Subject: ピーター\n"])
+  end
+
   it "keeps the order of pushes and merges job_options" do
     with_options = described_class.new(redis_url: redis.url, job_options: { retry: 3 })
     3.times { |i| with_options.push("incoming_email", "mail #{i}") }
