@@ -223,15 +223,16 @@ static void mj_check_json(VALUE json, size_t *members)
 
 /* Key#native_open(token, check_payload_json)
  *   -> [header_json or nil (canonical header), payload_bytes, mac_ok,
- *       header_members, payload_members]
+ *       header_members, payload_members or the reason the payload is not a
+ *       strict JSON object (a String; only when asked to check)]
  * Raises DecodeError for anything structural: size, characters, segment
- * count, empty segments, non-canonical base64url, and (for the header, and
- * for the payload when asked) anything that is not a strict JSON object. */
+ * count, empty segments, non-canonical base64url, and a header that is not
+ * a strict JSON object. */
 static VALUE mj_key_native_open(VALUE self, VALUE token, VALUE check_payload)
 {
     mj_key *key = mj_get_key(self);
     mj_segments seg;
-    VALUE header = Qnil, payload;
+    VALUE header = Qnil, payload, payload_error = Qnil;
     size_t header_members = 1, payload_members = 0;
     int status, mac_ok;
 
@@ -250,10 +251,15 @@ static VALUE mj_key_native_open(VALUE self, VALUE token, VALUE check_payload)
         mj_check_json(header, &header_members);
     }
     payload = mj_decode_segment(seg.payload, seg.payload_len);
-    if (RTEST(check_payload))
-        mj_check_json(payload, &payload_members);
-    else
+    if (RTEST(check_payload)) {
+        /* Reported, not raised: the header's alg and the MAC come first. */
+        int st = mj_json_object_check((const unsigned char *)RSTRING_PTR(payload),
+                                      (size_t)RSTRING_LEN(payload), &payload_members);
+        if (st != MJ_OK)
+            payload_error = rb_str_new_cstr(mj_status_message(st));
+    } else {
         rb_enc_associate(payload, rb_ascii8bit_encoding());
+    }
     mac_ok = mj_sig_valid(key, &seg);
     RB_GC_GUARD(token);
     {
@@ -262,7 +268,7 @@ static VALUE mj_key_native_open(VALUE self, VALUE token, VALUE check_payload)
         rb_ary_push(result, payload);
         rb_ary_push(result, mac_ok ? Qtrue : Qfalse);
         rb_ary_push(result, SIZET2NUM(header_members));
-        rb_ary_push(result, SIZET2NUM(payload_members));
+        rb_ary_push(result, NIL_P(payload_error) ? SIZET2NUM(payload_members) : payload_error);
         return result;
     }
 }

@@ -54,9 +54,9 @@ module MailroomJWT
       iat = payload["iat"]
       if iat.nil?
         raise InvalidIatError, "JWT iat claim is missing" if iat_after
-      else
-        raise InvalidIatError, "Invalid iat" unless iat.is_a?(Integer) || finite_number?(iat)
-        raise InvalidIatError, "Invalid iat: issued in the future" if (verify_iat || iat_after) && iat > at + iat_leeway
+      elsif verify_iat || iat_after
+        raise InvalidIatError, "Invalid iat: not a finite number" unless iat.is_a?(Integer) || finite_number?(iat)
+        raise InvalidIatError, "Invalid iat: issued in the future" if iat > at + iat_leeway
         raise ExpiredSignature, "Token has expired" if iat_after && iat < iat_after.to_i
       end
 

@@ -19,8 +19,7 @@ module MailroomJWT
       # line ending allowed. SecretFileError names the path and the reason.
       # A secret file that the group or others can read is a warning.
       def read(path, logger: MailroomJWT.logger)
-        path = path.to_path if path.respond_to?(:to_path)
-        raise SecretFileError, "secret file path must be a String, got #{path.class}" unless path.is_a?(String)
+        path = checked_path(path)
 
         key, mode = native_read(path)
         if (mode & 0o077) != 0
@@ -28,6 +27,15 @@ module MailroomJWT
                        "run: chmod 600 #{path}")
         end
         key.freeze
+      end
+
+      # A secret file's path as a String, or SecretFileError.
+      def checked_path(path)
+        path = path.to_path if path.respond_to?(:to_path)
+        raise SecretFileError, "secret file path must be a String, got #{path.class}" unless path.is_a?(String)
+        raise SecretFileError, "secret file path contains a NUL byte" if path.include?("\0")
+
+        path
       end
     end
 
@@ -50,9 +58,7 @@ module MailroomJWT
     # Writes the key as a GitLab secret file: strict base64, no newline,
     # mode 0600 even when the file existed, replaced atomically.
     def write(path)
-      path = path.to_path if path.respond_to?(:to_path)
-      raise SecretFileError, "secret file path must be a String, got #{path.class}" unless path.is_a?(String)
-
+      path = Key.checked_path(path)
       native_write(path)
       path
     end
@@ -99,11 +105,12 @@ module MailroomJWT
     end
 
     # Checks structure, header and MAC; returns [payload, header] without
-    # looking at the claims. Raises DecodeError or a subclass. The checks,
-    # in C (Key#native_decode): a String; size, characters and segments; strict
-    # base64url; header and payload each one strict JSON object; no header
-    # name repeated, alg exactly HS256, no crit; the MAC; no claim name
-    # repeated. The payload's objects are made only once the MAC holds.
+    # looking at the claims. Raises DecodeError or a subclass. The checks, in
+    # this order, in C (Key#native_decode): a String; size, characters and
+    # segments; the header one strict JSON object in strict base64url; the
+    # payload's base64url; no header name repeated, alg exactly HS256, no
+    # crit; the MAC; then the payload one strict JSON object with no name
+    # repeated, its objects made only once the MAC holds.
     def decode_without_claims(token, verify_signature: true)
       native_decode(token, verify_signature)
     end
@@ -136,14 +143,25 @@ module MailroomJWT
     def check_header(header_json, header_members)
       return { "alg" => ALGORITHM } if header_json.nil?
 
-      header = JSON.parse(header_json)
-      raise DecodeError, "duplicate header names" if header.size != header_members
+      header = parse_object(header_json, header_members, DecodeError, "duplicate header names")
 
       alg = header["alg"]
       raise IncorrectAlgorithm, "Expected a different algorithm" unless alg.is_a?(String) && alg == ALGORITHM
       raise DecodeError, "crit header is not supported" if header.key?("crit")
 
       header
+    end
+
+    # The core has checked that json is one strict JSON object with members
+    # top-level names; fewer keys after parsing means a name was repeated.
+    # (Newer json gems refuse duplicate keys themselves: the same error.)
+    def parse_object(json, members, error, duplicate_message)
+      object = JSON.parse(json)
+      raise error, duplicate_message if object.size != members
+
+      object
+    rescue JSON::ParserError
+      raise error, duplicate_message
     end
 
     def header_json(fields)
