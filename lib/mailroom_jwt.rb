@@ -14,6 +14,12 @@ require_relative "mailroom_jwt/compat"
 module MailroomJWT
   ALGORITHM = "HS256"
 
+  # The sender side (issue 4): loaded on first use.
+  autoload :Token, "mailroom_jwt/token"
+  autoload :SenderConfigurationError, "mailroom_jwt/token"
+  autoload :Postback, "mailroom_jwt/postback"
+  autoload :CLI, "mailroom_jwt/cli"
+
   class << self
     # Where the gem reports what an operator should know (a secret file that
     # others can read, one line per request or delivery). Never a secret.
