@@ -19,6 +19,9 @@ module MailroomJWT
   autoload :SenderConfigurationError, "mailroom_jwt/token"
   autoload :Postback, "mailroom_jwt/postback"
   autoload :CLI, "mailroom_jwt/cli"
+  autoload :Doctor, "mailroom_jwt/doctor"
+  autoload :Demo, "mailroom_jwt/demo"
+  autoload :ReceiverServer, "mailroom_jwt/receiver_server"
 
   class << self
     # Where the gem reports what an operator should know (a secret file that

@@ -14,7 +14,7 @@ RSpec.describe "mailroom_jwt/mail_room" do
   end
 
   before do
-    require_mail_room
+    require_mail_room("mail_room/delivery/postback")
     verbose = $VERBOSE
     $VERBOSE = nil
     require "mailroom_jwt/mail_room"
