@@ -356,14 +356,16 @@ module MailroomJWT
       return 0 if args.nil?
 
       app, description = build_receiver(settings)
-      server = ReceiverServer.new(app, host: settings[:host], port: settings[:port], server: settings[:server]).start
-      @out.puts("mailroom-jwt serve: listening on #{server.base_url} (#{settings[:server]})")
-      app.authenticator.mailboxes.enabled_types.each { |type| @out.puts("  POST #{server.url(type)}") }
-      @out.puts("  queue: #{description}")
-      @out.puts("Ctrl-C to stop.")
-      @out.flush
-      wait_for_signal
-      server.stop
+      on_signal do |stopped|
+        server = ReceiverServer.new(app, host: settings[:host], port: settings[:port], server: settings[:server]).start
+        @out.puts("mailroom-jwt serve: listening on #{server.base_url} (#{settings[:server]})")
+        app.authenticator.mailboxes.enabled_types.each { |type| @out.puts("  POST #{server.url(type)}") }
+        @out.puts("  queue: #{description}")
+        @out.puts("Ctrl-C to stop.")
+        @out.flush
+        stopped.read(1)
+        server.stop
+      end
       @out.puts("mailroom-jwt serve: stopped")
       0
     end
@@ -445,10 +447,11 @@ module MailroomJWT
       end
     end
 
-    def wait_for_signal
+    # Yields an IO that becomes readable on SIGINT or SIGTERM.
+    def on_signal
       reader, writer = IO.pipe
       previous = %w[INT TERM].to_h { |sig| [sig, trap(sig) { writer.write_nonblock(".", exception: false) }] }
-      reader.read(1)
+      yield reader
     ensure
       previous&.each { |sig, handler| trap(sig, handler || "DEFAULT") }
       reader&.close
@@ -496,7 +499,7 @@ module MailroomJWT
         opts.on("--config FILE", "the receiver's configuration (gitlab.yml form)") { |v| settings[:config] = v }
         opts.on("--mail-room-config FILE", "mail_room's YAML configuration") { |v| settings[:mail_room] = v }
         opts.on("--user NAME", "the account the services run as (default: you)") { |v| settings[:user] = v }
-        opts.on("--environment NAME", "the section of FILE to read (default: production if present)") do |v|
+        opts.on("--environment NAME", "the section of FILE (default $RAILS_ENV or production)") do |v|
           settings[:environment] = v
         end
       end

@@ -29,7 +29,7 @@ module MailroomJWT
 
     # config: a gitlab.yml-form file (incoming_email / service_desk_email
     # sections, at the top level or under an environment such as
-    # production). mail_room_config: mail_room's YAML (ERB is evaluated, as
+    # production, or $RAILS_ENV). mail_room_config: mail_room's YAML (ERB is evaluated, as
     # mail_room does). user: the account the services run as.
     def initialize(config:, mail_room_config: nil, user: Etc.getpwuid(Process.euid)&.name, environment: nil)
       @config = config
@@ -69,28 +69,35 @@ module MailroomJWT
       nil
     end
 
-    # { "incoming_email" => [paths] } for the enabled mailboxes.
+    # { "incoming_email" => [paths] } for the enabled mailboxes, read as
+    # Mailboxes.load_file reads them: the sections at the top level or under
+    # the environment ($RAILS_ENV or production), String or Symbol keys.
     def receiver_mailboxes
       settings = load_yaml(@config, erb: false, symbolize: false)
-      settings = settings[@environment] || {} if @environment
-      if !@environment && MAILBOX_TYPES.none? { |t| settings.key?(t) }
-        env = %w[production development test].find { |e| settings[e].is_a?(Hash) }
-        settings = env ? settings[env] : settings
+      unless MAILBOX_TYPES.any? { |t| settings.key?(t) || settings.key?(t.to_sym) }
+        env = @environment || ENV.fetch("RAILS_ENV", "production")
+        section = settings[env] || settings[env.to_sym]
+        settings = section if section.is_a?(Hash)
       end
       MAILBOX_TYPES.each_with_object({}) do |type, boxes|
-        box = settings[type]
+        box = fetch(settings, type)
         next note(type, "not configured") unless box.is_a?(Hash)
         next note(type, "disabled (enabled is not true or address is empty)") unless enabled?(box)
 
-        paths = Array(box["secret_file"]).compact
+        paths = Array(fetch(box, "secret_file")).compact
         next problem(type, "enabled but no secret_file is set in #{@config}") if paths.empty?
 
-        boxes[type] = paths
+        boxes[type] = paths.map { |p| File.expand_path(p.to_s) }.uniq
       end
     end
 
+    def fetch(hash, name)
+      hash.key?(name) ? hash[name] : hash[name.to_sym]
+    end
+
     def enabled?(box)
-      box["enabled"] == true && box["address"].is_a?(String) && !box["address"].strip.empty?
+      address = fetch(box, "address")
+      [true, "true"].include?(fetch(box, "enabled")) && address.is_a?(String) && !address.strip.empty?
     end
 
     # [path, Key] for each file that reads, after reporting on each.
@@ -164,7 +171,7 @@ module MailroomJWT
         return nil
       end
 
-      paths = Array(opts[:jwt_secret_path]).compact.map(&:to_s)
+      paths = Array(opts[:jwt_secret_path]).compact.map { |p| File.expand_path(p.to_s) }
       if paths.empty?
         problem(type, "mail_room sends no token: set jwt_secret_path and jwt_auth_header")
       else

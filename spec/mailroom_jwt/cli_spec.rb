@@ -221,4 +221,82 @@ RSpec.describe "exe/mailroom-jwt" do
       expect_one_line_error(run_cli("doctor", "--config", File.join(@dir, "x.yml")), 1, /x\.yml: no such file/)
     end
   end
+
+  describe "serve" do
+    it "runs the receiver on 127.0.0.1, queues what a valid token brings, refuses the rest, stops on TERM" do
+      spool = File.join(@dir, "spool")
+      with_background_cli("serve", "--secret-file", secret_path, "--port", "0", "--spool", spool) do |out, err, wait|
+        banner = read_until(out, /Ctrl-C to stop/)
+        url = banner[%r{POST (http://127\.0\.0\.1:\d+/api/v4/internal/mail_room/incoming_email)}, 1]
+        expect(url).not_to be_nil
+
+        good = MailroomJWT::Postback.new(delivery_url: url, content_type: "text/plain", logger: Logger.new(File::NULL),
+                                         jwt_auth_header: "Gitlab-Mailroom-Api-Request",
+                                         jwt_issuer: "gitlab-mailroom", jwt_secret_path: secret_path)
+        expect(good.deliver(email)).to be(true)
+        good.close
+        wrong = write_secret_file(File.join(@dir, "wrong"))
+        bad = MailroomJWT::Postback.new(delivery_url: url, jwt_auth_header: "Gitlab-Mailroom-Api-Request",
+                                        jwt_issuer: "gitlab-mailroom", jwt_secret_path: wrong, logger: Logger.new(File::NULL))
+        expect(bad.deliver_with_result(email).status).to eq(401)
+        bad.close
+
+        queued = Dir[File.join(spool, "incoming_email", "new", "*")]
+        expect(queued.size).to eq(1)
+        expect(File.binread(queued.first)).to eq(MailroomJWT::UTF8.encode(email).b)
+
+        Process.kill("TERM", wait.pid)
+        expect(wait.join(15)).not_to be_nil
+        expect(wait.value.exitstatus).to eq(0)
+        expect(out.read).to include("stopped")
+        log = err.read
+        expect(log).to include('"status":200').and include('"status":401')
+        expect(log).not_to include(File.read(secret_path))
+      end
+    end
+
+    it "reads the mailboxes from a gitlab.yml-form file" do
+      config = File.join(@dir, "gitlab.yml")
+      File.write(config, YAML.dump("production" => {
+                                     "incoming_email" => { "enabled" => true, "address" => "i@example.com",
+                                                           "secret_file" => secret_path },
+                                     "service_desk_email" => { "enabled" => true, "address" => "s@example.com",
+                                                               "secret_file" => secret_path }
+                                   }))
+      with_background_cli("serve", "--config", config, "--port", "0", "--spool", File.join(@dir, "s"),
+                          "--server", "webrick") do |out, _err, wait|
+        banner = read_until(out, /Ctrl-C to stop/)
+        expect(banner).to match(%r{POST http://127\.0\.0\.1:\d+/api/v4/internal/mail_room/incoming_email})
+        expect(banner).to match(%r{POST http://127\.0\.0\.1:\d+/api/v4/internal/mail_room/service_desk_email})
+        Process.kill("INT", wait.pid)
+        expect(wait.join(15)).not_to be_nil
+        expect(wait.value.exitstatus).to eq(0)
+      end
+    end
+
+    it "fails with one line on a broken secret, a missing configuration or a taken port" do
+      File.write(secret_path, "nope")
+      expect_one_line_error(run_cli("serve", "--secret-file", secret_path, "--port", "0"), 1,
+                            /#{Regexp.escape(secret_path)}/)
+      expect_one_line_error(run_cli("serve"), 2, /give --config FILE or --secret-file PATH/)
+      TCPServer.open("127.0.0.1", 0) do |taken|
+        good = write_secret_file(File.join(@dir, "good"))
+        expect_one_line_error(run_cli("serve", "--secret-file", good, "--port", taken.addr[1]), 1, /cannot listen/)
+      end
+    end
+  end
+
+  describe "demo" do
+    it "runs end to end with no setup and exits 0" do
+      run = run_cli("demo", chdir: @dir)
+      expect(run.exitstatus).to eq(0), run.out + run.err
+      expect(run.out).to include("HTTP 200 {\"success\":true}: accepted and queued")
+      expect(run.out.scan('HTTP 401 {"message":"401 Unauthorized"}: refused').size).to eq(2)
+      expect(run.out).to match(%r{the email now lies in /\S+/spool/incoming_email/new/})
+      removed = run.out[/^Removed (\S+) and everything in it/, 1]
+      expect(removed).not_to be_nil
+      expect(File.exist?(removed)).to be(false)
+      expect(Dir.children(@dir)).to be_empty # nothing left in the working directory either
+    end
+  end
 end

@@ -121,6 +121,15 @@ RSpec.describe MailroomJWT::Doctor do
                          "gitlab-mailroom: set jwt_issuer: gitlab-mailroom"])
   end
 
+  it "reads the sections at the top level too, as the receiver does" do
+    path = File.join(@dir, "flat.yml")
+    File.write(path, YAML.dump("incoming_email" => { "enabled" => "true", "address" => "in@example.com",
+                                                     "secret_file" => [incoming] }))
+    doctor = described_class.new(config: path, user: me)
+    expect(problems(doctor)).to eq([])
+    expect(doctor.findings.map(&:to_s)).to include(/ok      incoming_email: GitLab secret #{Regexp.escape(incoming)}/)
+  end
+
   it "skips a disabled mailbox" do
     doctor = described_class.new(config: gitlab_yml(service_desk_file: "/nonexistent", service_desk_enabled: false),
                                  user: me)

@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require "io/wait"
 require "open3"
 require "rbconfig"
 
@@ -29,6 +30,38 @@ module CLISpecHelpers
       end
       CLIRun.new(out: out.value, err: err.value, status: wait.value)
     end
+  end
+
+  # Starts mailroom-jwt in the background; yields (stdout, stderr, wait
+  # thread) and kills it at the end if it still runs.
+  def with_background_cli(*args)
+    cmd = [RbConfig.ruby, "-I", LIB, EXE, *args.map(&:to_s)]
+    Open3.popen3(*cmd) do |stdin, out, err, wait|
+      stdin.close
+      yield out, err, wait
+    ensure
+      if wait.alive?
+        Process.kill("KILL", wait.pid)
+        wait.join(5)
+      end
+    end
+  end
+
+  # Reads io until pattern matches what was read; bounded by timeout seconds.
+  def read_until(io, pattern, timeout: 20)
+    text = +""
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + timeout
+    until text.match?(pattern)
+      left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC)
+      raise "no #{pattern.inspect} within #{timeout}s; got: #{text}" if left <= 0
+
+      next unless io.wait_readable(left)
+
+      text << io.readpartial(4096)
+    end
+    text
+  rescue EOFError
+    raise "output ended before #{pattern.inspect}; got: #{text}"
   end
 
   # An error is one line on stderr, never a backtrace.
