@@ -16,20 +16,20 @@ module MailroomJWTBenchTask
     [cflags, libs.empty? ? "-lcrypto" : libs]
   end
 
-  def build_core
+  def build_command
     cc = ENV.fetch("CC", RbConfig::CONFIG["CC"] || "cc")
     cflags, libs = crypto_flags
     werror = ENV["MAILROOM_JWT_WERROR"] == "1" ? " -Werror" : ""
-    FileUtils.mkdir_p(File.dirname(CORE_BIN))
-    sh "#{cc} -O2 -std=c99 -Wall -Wextra#{werror} -D_POSIX_C_SOURCE=200809L -DOPENSSL_SUPPRESS_DEPRECATED " \
-       "#{cflags} -Iext/mailroom_jwt bench/core_bench.c #{CORE_SOURCES.join(' ')} #{libs} -o #{CORE_BIN}"
+    "#{cc} -O2 -std=c99 -Wall -Wextra#{werror} -D_POSIX_C_SOURCE=200809L -DOPENSSL_SUPPRESS_DEPRECATED " \
+      "#{cflags} -Iext/mailroom_jwt bench/core_bench.c #{CORE_SOURCES.join(' ')} #{libs} -o #{CORE_BIN}"
   end
 end
 
 namespace :bench do
   file MailroomJWTBenchTask::CORE_BIN => ["bench/core_bench.c", "ext/mailroom_jwt/mj_core.h",
                                          *MailroomJWTBenchTask::CORE_SOURCES] do
-    MailroomJWTBenchTask.build_core
+    mkdir_p File.dirname(MailroomJWTBenchTask::CORE_BIN)
+    sh MailroomJWTBenchTask.build_command
   end
 
   desc "Compile the C core benchmark (-O2, libcrypto)"
