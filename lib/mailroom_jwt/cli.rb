@@ -203,67 +203,59 @@ module MailroomJWT
     # --- verify ----------------------------------------------------------
 
     def cmd_verify(argv)
-      settings = { secrets: [], issuer: DEFAULT_ISSUER, max_age: DEFAULT_MAX_AGE, leeway: 0 }
-      args = parse(argv, <<~BANNER.chomp, min: 1, max: 1) do |opts|
+      settings = { secrets: [], issuer: DEFAULT_ISSUER, max_age: DEFAULT_MAX_AGE, leeway: 0, mailbox: "incoming_email" }
+      args = parse(argv, <<~BANNER.chomp, min: 1, max: 1) { |opts| verify_options(opts, settings) }
         Usage: mailroom-jwt verify TOKEN --secret-file PATH [options]
 
-        Checks TOKEN (or - to read it from stdin) as GitLab does: HS256 only,
-        the signature, the issuer, an iat no older than --max-age, exp and nbf
-        when present. Prints the header and claims, or the reason for the
+        Checks TOKEN (or - to read it from stdin) as GitLab's endpoint does for
+        the mailbox (MailroomJWT::Authenticator): HS256 only, the signature
+        with any of the secret files, the issuer, an iat no older than
+        --max-age, exp and nbf when present, aud and body_sha256 when present
+        or required. Prints the header and claims, or the reason for the
         rejection with exit status 1.
       BANNER
-        opts.on("--secret-file PATH", "a secret the token may be signed with (repeatable)") do |v|
-          settings[:secrets] << v
-        end
-        opts.on("--issuer NAME", "the iss required (default #{DEFAULT_ISSUER})") { |v| settings[:issuer] = v }
-        opts.on("--any-issuer", "do not check iss") { settings[:issuer] = nil }
-        opts.on("--max-age SECONDS", Integer, "oldest iat accepted (default #{DEFAULT_MAX_AGE}, as GitLab)") do |v|
-          settings[:max_age] = positive!(v, "--max-age")
-        end
-        opts.on("--leeway SECONDS", Integer, "clock skew allowed (default 0, as GitLab)") do |v|
-          settings[:leeway] = positive!(v, "--leeway", zero: true)
-        end
-        opts.on("--audience MAILBOX", "require aud to be this mailbox type") { |v| settings[:audience] = v }
-        opts.on("--body-file FILE", "require body_sha256 to match this body") { |v| settings[:body] = v }
-      end
       return 0 if args.nil?
       raise UsageError, "--secret-file is required" if settings[:secrets].empty?
 
       token = args.first == "-" ? $stdin.read.strip : args.first
-      keys = settings[:secrets].map { |path| [path, Key.read(path)] }
       body = settings[:body] && read_input(settings[:body])
-      path, key, payload, header = check_token(token, keys, settings, body)
+      authenticator = verifier(settings)
+      payload, header = authenticator.verify!({ Authenticator::REQUEST_HEADER => token }, settings[:mailbox], body: body)
+      key_path = settings[:secrets].find { |path| Key.read(path, logger: nil).verify(token) }
       @out.puts(JSON.pretty_generate("header" => header, "payload" => payload))
-      @out.puts("valid: signed with #{path} (fingerprint #{key.fingerprint})")
+      @out.puts("valid for #{settings[:mailbox]}: signed with #{key_path} " \
+                "(fingerprint #{Key.read(key_path, logger: nil).fingerprint})")
       0
     rescue DecodeError => e
       raise Failure, "rejected: #{e.message} (#{e.class.name.split('::').last})"
     end
 
-    def check_token(token, keys, settings, body)
-      path, key, payload, header = nil
-      keys.each do |candidate_path, candidate|
-        payload, header = candidate.decode_without_claims(token)
-        path = candidate_path
-        key = candidate
-        break
-      rescue VerificationError
-        raise if candidate_path == keys.last.first
+    def verify_options(opts, settings)
+      opts.on("--secret-file PATH", "a secret the token may be signed with (repeatable)") do |v|
+        settings[:secrets] << v
       end
-      Claims.verify!(payload, issuer: settings[:issuer], audience: settings[:audience], leeway: settings[:leeway],
-                              iat_after: Claims.now - settings[:max_age])
-      check_body!(payload, body) if body
-      [path, key, payload, header]
+      opts.on("--mailbox TYPE", "incoming_email (default) or service_desk_email") { |v| settings[:mailbox] = v }
+      opts.on("--issuer NAME", "the iss required (default #{DEFAULT_ISSUER})") { |v| settings[:issuer] = v }
+      opts.on("--any-issuer", "do not check iss") { settings[:issuer] = nil }
+      opts.on("--max-age SECONDS", Integer, "oldest iat accepted (default #{DEFAULT_MAX_AGE}, as GitLab)") do |v|
+        settings[:max_age] = positive!(v, "--max-age")
+      end
+      opts.on("--leeway SECONDS", Integer, "clock skew allowed (default 0, as GitLab)") do |v|
+        settings[:leeway] = positive!(v, "--leeway", zero: true)
+      end
+      opts.on("--require-audience", "aud must be present (and the mailbox type)") { settings[:aud] = true }
+      opts.on("--body-file FILE", "check body_sha256 against this body (then required)") { |v| settings[:body] = v }
     end
 
-    def check_body!(payload, body)
-      digest = payload["body_sha256"]
-      raise MissingRequiredClaim, "Missing required claim body_sha256" if digest.nil?
+    def verifier(settings)
+      unless Mailboxes::TYPES.include?(settings[:mailbox])
+        raise UsageError, "--mailbox must be one of #{Mailboxes::TYPES.join(', ')}"
+      end
 
-      expected = Token.body_digest(body)
-      return if digest.is_a?(String) && digest.bytesize == expected.bytesize && Native.mac_equal?(digest, expected)
-
-      raise VerificationError, "body_sha256 does not match the body"
+      mailboxes = Mailboxes.new({ settings[:mailbox] => { "enabled" => true, "address" => "#{settings[:mailbox]}@localhost",
+                                                          "secret_file" => settings[:secrets] } })
+      Authenticator.new(mailboxes, issuer: settings[:issuer], expiration: settings[:max_age], leeway: settings[:leeway],
+                                   require_audience: settings[:aud], require_body_digest: !settings[:body].nil?)
     end
 
     # --- deliver -------------------------------------------------------------

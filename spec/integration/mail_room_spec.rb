@@ -1,30 +1,15 @@
 # frozen_string_literal: true
 
-require "tmpdir"
 
 # The real gitlab-mail_room gem, with `require "mailroom_jwt/mail_room"`,
 # delivering through its own Mailbox to the real receiver (InternalAPI on a
 # Puma server on 127.0.0.1): the email must land in the queue.
 RSpec.describe "mail_room delivering to the internal API", :integration do
-  around do |example|
-    Dir.mktmpdir("mail-room-integration") do |dir|
-      @dir = dir
-      example.run
-    end
-  end
+  before { require_mail_room_integration }
 
-  before do
-    require_mail_room("mail_room/delivery/postback")
-    verbose = $VERBOSE
-    $VERBOSE = nil
-    require "mailroom_jwt/mail_room"
-  ensure
-    $VERBOSE = verbose
-  end
-
-  let(:incoming_secret) { write_secret_file(File.join(@dir, ".gitlab_incoming_email_secret")) }
-  let(:service_desk_secret) { write_secret_file(File.join(@dir, ".gitlab_service_desk_email_secret")) }
-  let(:spool) { MailroomJWT::Queue::Spool.new(File.join(@dir, "spool"), fsync: false) }
+  let(:incoming_secret) { write_secret_file(File.join(sender_dir, ".gitlab_incoming_email_secret")) }
+  let(:service_desk_secret) { write_secret_file(File.join(sender_dir, ".gitlab_service_desk_email_secret")) }
+  let(:spool) { MailroomJWT::Queue::Spool.new(File.join(sender_dir, "spool"), fsync: false) }
   let(:receiver_log) { string_logger }
 
   def mailboxes(incoming: incoming_secret)
@@ -93,7 +78,7 @@ RSpec.describe "mail_room delivering to the internal API", :integration do
 
   it "reports a refused email as not delivered, and nothing is queued" do
     with_receiver do |server|
-      other = write_secret_file(File.join(@dir, "other_secret"))
+      other = write_secret_file(File.join(sender_dir, "other_secret"))
       expect(deliver(mail_room_mailbox(server.url("incoming_email"), other), email)).to be(false)
       expect(deliver(mail_room_mailbox(server.url("service_desk_email"), incoming_secret), email)).to be(false)
       expect(spool.pending("incoming_email")).to be_empty
@@ -121,8 +106,8 @@ RSpec.describe "mail_room delivering to the internal API", :integration do
   end
 
   it "loses no email while the secret is rotated during delivery (the three steps)" do
-    new_secret = write_secret_file(File.join(@dir, "new_secret"))
-    sender_secret = File.join(@dir, "sender_secret")
+    new_secret = write_secret_file(File.join(sender_dir, "new_secret"))
+    sender_secret = File.join(sender_dir, "sender_secret")
     File.write(sender_secret, File.read(incoming_secret))
     File.chmod(0o600, sender_secret)
     results = []

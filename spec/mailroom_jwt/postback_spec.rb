@@ -1,18 +1,10 @@
 # frozen_string_literal: true
 
 require "jwt"
-require "tmpdir"
 
 RSpec.describe MailroomJWT::Postback do
-  around do |example|
-    Dir.mktmpdir("postback-spec") do |dir|
-      @dir = dir
-      example.run
-    end
-  end
-
   let(:secret) { Random.bytes(32) }
-  let(:secret_path) { write_secret_file(File.join(@dir, "secret"), secret) }
+  let(:secret_path) { write_secret_file(File.join(sender_dir, "secret"), secret) }
   let(:email) { "From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello \xE9\xFF\r\n".b }
   let(:log) { string_logger }
   let(:logger) { log.first }

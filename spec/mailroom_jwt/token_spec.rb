@@ -2,19 +2,11 @@
 
 require "base64"
 require "jwt"
-require "tmpdir"
 require "mail_room/jwt"
 
 RSpec.describe MailroomJWT::Token do
-  around do |example|
-    Dir.mktmpdir("token-spec") do |dir|
-      @dir = dir
-      example.run
-    end
-  end
-
   let(:secret) { Random.bytes(32) }
-  let(:path) { write_secret_file(File.join(@dir, "secret"), secret) }
+  let(:path) { write_secret_file(File.join(sender_dir, "secret"), secret) }
   let(:header) { "Gitlab-Mailroom-Api-Request" }
 
   def parts(token)
@@ -98,7 +90,7 @@ RSpec.describe MailroomJWT::Token do
     end
 
     it "names a missing file" do
-      missing = File.join(@dir, "nope")
+      missing = File.join(sender_dir, "nope")
       token = described_class.new(header: header, secret_path: missing)
       expect { token.token }.to raise_error(MailroomJWT::SecretFileError, /#{Regexp.escape(missing)}/)
     end
@@ -119,7 +111,7 @@ RSpec.describe MailroomJWT::Token do
     end
 
     it "signs with the first of several secret paths" do
-      second = File.join(@dir, "second")
+      second = File.join(sender_dir, "second")
       write_secret_file(second)
       token = described_class.new(header: header, secret_path: [path, second]).token
       expect(JWT.decode(token, secret, true, algorithm: "HS256").first["iss"]).to eq("mailroom")
