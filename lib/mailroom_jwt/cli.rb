@@ -141,15 +141,19 @@ module MailroomJWT
         existing file unless --force (the old secret then stops working).
         Prints the secret's fingerprint (safe to share), never the secret.
 
-        Rotating a secret without losing mail, on a running pair:
-          1. mailroom-jwt keygen NEW_PATH, then on the receiver (GitLab) make
-             the mailbox's secret_file a list [OLD_PATH, NEW_PATH]: it accepts
-             tokens made with either.
-          2. On the sender (mail_room) set jwt_secret_path to [NEW_PATH, ...]
-             (it signs with the first), or copy the new file over its old one:
-             the sender picks up a changed file without a restart.
-          3. When no token made with the old secret can still be in flight
-             (5 minutes), remove OLD_PATH from the receiver's list.
+        Rotating a mailbox's secret without losing mail, on a running pair:
+          1. add: the receiver (GitLab) accepts the new secret as well as the
+             old: list it in the mailbox's secret_file ([OLD_PATH, NEW_PATH]),
+             or, with such a list set up beforehand, write it into NEW_PATH
+             (mailroom-jwt keygen --force NEW_PATH; picked up without a restart).
+          2. promote: the sender (mail_room) signs with the new secret: copy
+             it over the file its jwt_secret_path names (picked up without a
+             restart), or list it first in jwt_secret_path (it signs with the
+             first).
+          3. retire: once no token made with the old secret can be in flight
+             (GitLab accepts a token for 5 minutes), remove OLD_PATH from the
+             receiver's list, or write the new secret into OLD_PATH as well.
+        mailroom-jwt doctor checks both sides agree at each step.
       BANNER
       return 0 if args.nil?
 

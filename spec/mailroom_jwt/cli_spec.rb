@@ -63,9 +63,9 @@ RSpec.describe "exe/mailroom-jwt" do
 
     it "explains the three-step rotation in its help" do
       help = run_cli("keygen", "--help").out
-      expect(help).to match(/1\. .*receiver.*\n.*list/)
-      expect(help).to match(/2\. .*sender/)
-      expect(help).to match(/3\. .*remove OLD_PATH/m)
+      expect(help).to match(/1\. add: the receiver .*\n.*secret_file \(\[OLD_PATH, NEW_PATH\]\)/)
+      expect(help).to match(/2\. promote: the sender \(mail_room\) signs with the new secret/)
+      expect(help).to match(/3\. retire: .*\n.*remove OLD_PATH from the\s+receiver's list/)
     end
   end
 
