@@ -35,7 +35,8 @@ module MailroomJWT
   # - require_audience: true: the aud claim must be the mailbox type.
   # - require_body_digest: true: the body_sha256 claim (unpadded base64url
   #   SHA-256 of the exact body bytes) must match the body.
-  # An aud or body_sha256 claim that is present is always checked.
+  # An aud claim that is present is always checked; so is a body_sha256
+  # claim whenever the body is given (the InternalAPI always gives it).
   # - leeway: seconds of clock difference allowed both ways for iat, exp and
   #   nbf (default 0, as GitLab).
   #
@@ -78,8 +79,8 @@ module MailroomJWT
     end
 
     # [payload, header], or false for any authentication failure. With body:
-    # the body digest is checked too; with a replay cache the nonce is
-    # consumed.
+    # a body_sha256 claim is checked against it (required with
+    # require_body_digest); with a replay cache the nonce is consumed.
     def verify_api_request(headers, mailbox_type, body: nil)
       verify!(headers, mailbox_type, body: body)
     rescue DecodeError
@@ -91,7 +92,7 @@ module MailroomJWT
     # ReplayedToken, BodyMismatch, ...).
     def verify!(headers, mailbox_type, body: nil)
       payload, header = authenticate!(headers, mailbox_type)
-      verify_body!(payload, body) if body || body_digest_needed?(payload)
+      verify_body!(payload, body) if !body.nil? || @require_body_digest
       claim!(payload)
       [payload, header]
     end

@@ -17,6 +17,9 @@ module MailroomJWT
     CHARSET = /charset\s*=\s*"?([A-Za-z0-9_.:-]{1,40})/i.freeze
     GOOD = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\u3000-\u303f\uff01-\uff5e]/.freeze
     BAD = /[\u0080-\u009f\ue000-\uf8ff\uff61-\uff9f\ufffd]/.freeze
+    KANA = /[\u3040-\u30ff]/.freeze
+    # Japanese text is never without kana; Chinese text read as Japanese is.
+    NEEDS_KANA = %w[Windows-31J EUC-JP].map { |n| Encoding.find(n) }.freeze
 
     module_function
 
@@ -53,7 +56,8 @@ module MailroomJWT
 
     # Share of the non-ASCII characters that are text of the script, minus
     # a penalty for those that rarely are (C1 controls, private use,
-    # half-width katakana); nil when the bytes are not valid in enc.
+    # half-width katakana); nil when the bytes are not valid in enc, or when
+    # a Japanese charset gives (almost) no kana.
     def score(sample, enc)
       text = sample.dup.force_encoding(enc)
       # A sample cut in the middle of a character is still fine.
@@ -63,6 +67,8 @@ module MailroomJWT
       utf8 = text.encode(Encoding::UTF_8)
       non_ascii = utf8.each_char.count { |c| c.ord > 0x7f }
       return nil if non_ascii.zero?
+
+      return nil if NEEDS_KANA.include?(enc) && utf8.scan(KANA).size * 20 < non_ascii
 
       good = utf8.scan(GOOD).size
       bad = utf8.scan(BAD).size

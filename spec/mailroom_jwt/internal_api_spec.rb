@@ -369,6 +369,30 @@ RSpec.describe MailroomJWT::InternalAPI do
       end
     end
 
+    context "with a Redis replay cache shared by several receiver processes" do
+      let(:apis) do
+        Array.new(2) do
+          described_class.new(
+            authenticator: MailroomJWT::Authenticator.new(
+              enabled_configs, replay_cache: MailroomJWT::ReplayCache::Redis.new(redis_url: redis.url)
+            ),
+            queue: queue, logger: nil
+          )
+        end
+      end
+
+      it "answers 401 when a token accepted by one receiver is replayed to another" do
+        env = { "HTTP_GITLAB_MAILROOM_API_REQUEST" => mail_room_token(secret_path("incoming")) }
+        first = Rack::MockRequest.new(apis[0]).post("/api/v4/internal/mail_room/incoming_email",
+                                                   env.merge(input: email_content))
+        replay = Rack::MockRequest.new(apis[1]).post("/api/v4/internal/mail_room/incoming_email",
+                                                    env.merge(input: email_content))
+
+        expect([first.status, replay.status]).to eq([200, 401])
+        expect(jobs("email_receiver").size).to eq(1)
+      end
+    end
+
     context "with require_body_digest and require_audience" do
       let(:auth_options) { { require_body_digest: true, require_audience: true } }
       let(:bound) do

@@ -20,9 +20,11 @@ RSpec.describe MailroomJWT::UTF8 do
     expect(result).to be_valid_encoding
   end
 
-  it "converts EUC-JP and GB18030 text" do
+  it "converts EUC-JP, GB18030 and Big5 text" do
     expect(described_class.encode("日本語のメールです".encode("EUC-JP").b)).to eq("日本語のメールです")
     expect(described_class.encode("中文邮件测试，你好世界".encode("GB18030").b)).to eq("中文邮件测试，你好世界")
+    expect(described_class.encode("普通话简体中文邮件".encode("GB18030").b)).to eq("普通话简体中文邮件")
+    expect(described_class.encode("繁體中文電子郵件測試，這是一封信。".encode("Big5").b)).to eq("繁體中文電子郵件測試，這是一封信。")
   end
 
   it "follows a declared charset when the bytes are good text in it" do
