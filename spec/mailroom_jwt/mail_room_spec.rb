@@ -11,9 +11,10 @@ RSpec.describe "mailroom_jwt/mail_room" do
   let(:secret_path) { write_secret_file(File.join(sender_dir, "secret"), secret) }
 
   # A mailbox exactly as GitLab's config/mail_room.yml describes one.
-  def mailbox(url, **delivery_options)
+  def mailbox(url, logger: {}, **delivery_options)
     MailRoom::Mailbox.new(
-      name: "inbox", email: "incoming@example.com", password: "imap-password", host: "127.0.0.1", port: 143,
+      logger: logger, name: "inbox", email: "incoming@example.com", password: "imap-password",
+      host: "127.0.0.1", port: 143,
       delivery_method: "postback",
       delivery_options: {
         delivery_url: url, content_type: "text/plain", jwt_auth_header: "Gitlab-Mailroom-Api-Request",
@@ -70,8 +71,7 @@ RSpec.describe "mailroom_jwt/mail_room" do
   it "logs one structured line per delivery to mail_room's own log, without the token or the body" do
     log_path = File.join(sender_dir, "mail_room.log")
     with_recording_server do |server|
-      box = mailbox(server.url)
-      box[:logger] = { log_path: log_path }
+      box = mailbox(server.url, logger: { log_path: log_path })
       box.deliver(MailRoom::Message.new(uid: 7, body: "Subject: secret-body-text\r\n\r\n"))
       token = the_only(server.all_requests).headers["gitlab-mailroom-api-request"]
 
@@ -83,6 +83,12 @@ RSpec.describe "mailroom_jwt/mail_room" do
       expect(File.read(log_path)).not_to include(token)
       expect(File.read(log_path)).not_to include("secret-body-text")
     end
+  end
+
+  it "refuses a bad delivery option when mail_room loads its configuration, not at the first email" do
+    expect { mailbox("http://127.0.0.1:9/", jwt_algorithm: "HS512") }
+      .to raise_error(MailroomJWT::SenderConfigurationError, /HS256/)
+    expect { mailbox("ftp://127.0.0.1/x") }.to raise_error(MailroomJWT::SenderConfigurationError, /http/)
   end
 
   it "tells mail_room that a refused email was not delivered" do
