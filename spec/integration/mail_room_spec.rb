@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require "net/http"
 
 # The real gitlab-mail_room gem, with `require "mailroom_jwt/mail_room"`,
 # delivering through its own Mailbox to the real receiver (InternalAPI on a
@@ -95,6 +96,52 @@ RSpec.describe "mail_room delivering to the internal API", :integration do
       expect(deliver(plain, email)).to be(false) # today's token: refused by the hardened receiver
       expect(deliver(bound, email)).to be(true)
       expect(the_only(spool.pending("incoming_email"))).to be_a(String)
+    end
+  end
+
+  describe "the attacks the sender's opt-in claims stop" do
+    def post(url, body, token)
+      uri = URI(url)
+      Net::HTTP.start(uri.host, uri.port) do |http|
+        http.post(uri.path, body, "Content-Type" => "text/plain", "Gitlab-Mailroom-Api-Request" => token).code.to_i
+      end
+    end
+
+    def bound_token(secret, body, audience: "incoming_email")
+      MailroomJWT::Token.new(header: "Gitlab-Mailroom-Api-Request", secret_path: secret, issuer: "gitlab-mailroom",
+                             audience: audience, bind_body: true).token(body: body)
+    end
+
+    it "a captured token cannot carry another email" do
+      with_receiver(require_body_digest: true) do |server|
+        url = server.url("incoming_email")
+        token = bound_token(incoming_secret, email)
+        expect(post(url, "Subject: injected\r\n\r\n/close\r\n", token)).to eq(401)
+        expect(spool.pending("incoming_email")).to be_empty
+        expect(post(url, email, token)).to eq(200)
+      end
+    end
+
+    it "a captured token cannot reach the other mailbox, even when both share a secret" do
+      shared = mailboxes(incoming: service_desk_secret)
+      with_receiver(mailboxes: shared, require_audience: true) do |server|
+        token = bound_token(service_desk_secret, email, audience: "incoming_email")
+        expect(post(server.url("service_desk_email"), email, token)).to eq(401)
+        expect(spool.pending("service_desk_email")).to be_empty
+        expect(post(server.url("incoming_email"), email, token)).to eq(200)
+      end
+    end
+
+    it "a token with exp is refused once it has expired, though GitLab's window is still open" do
+      later = -> { MailroomJWT::Claims.now + 120 } # the receiver's clock, two minutes on
+      with_receiver(clock: later) do |server|
+        url = server.url("incoming_email")
+        short = MailroomJWT::Token.new(header: "h", secret_path: incoming_secret, issuer: "gitlab-mailroom",
+                                       expires_in: 60).token
+        plain = MailroomJWT::Token.new(header: "h", secret_path: incoming_secret, issuer: "gitlab-mailroom").token
+        expect(post(url, email, short)).to eq(401)
+        expect(post(url, email, plain)).to eq(200)
+      end
     end
   end
 
