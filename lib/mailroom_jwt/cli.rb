@@ -297,6 +297,7 @@ module MailroomJWT
       email = read_input(args.first)
       result = deliver(email, settings)
       answer = result.body.to_s.strip
+      answer = "#{answer[0, 200]}..." if answer.size > 200
       if result.success?
         @out.puts("delivered: HTTP #{result.status} after #{plural(result.attempts, 'attempt')}: #{answer}")
         return 0

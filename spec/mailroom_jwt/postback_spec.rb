@@ -180,6 +180,20 @@ RSpec.describe MailroomJWT::Postback do
     end
   end
 
+  it "treats a garbled answer as a network error: retried, then reported" do
+    garbled = lambda do |socket, _index|
+      SenderSpecHelpers::RawServer.read_request(socket)
+      socket.write("SMTP ready\r\n\r\n")
+      socket.close
+    end
+    with_raw_server(garbled) do |server|
+      result = described_class.new(options(server.url, max_attempts: 2)).deliver_with_result(email)
+      expect(result.success?).to be(false)
+      expect(result.error).to include("Net::HTTPBadResponse")
+      expect(server.connections).to eq(2)
+    end
+  end
+
   it "keeps the connection alive between deliveries" do
     keep_alive = lambda do |socket, _index|
       3.times do
