@@ -179,6 +179,18 @@ RSpec.describe "exe/mailroom-jwt" do
       end
     end
 
+    it "binds the token to the mailbox and the body with --bind" do
+      with_recording_server do |server|
+        run = run_cli("deliver", email_path, "--url", server.url, "--secret-file", secret_path, "--bind",
+                      "--expires-in", "30")
+        expect(run.exitstatus).to eq(0), run.err
+        request = the_only(server.all_requests)
+        payload, = JWT.decode(request.headers["gitlab-mailroom-api-request"], secret, true, algorithm: "HS256")
+        expect(payload).to include("aud" => "incoming_email", "exp" => payload["iat"] + 30,
+                                   "body_sha256" => b64url(OpenSSL::Digest.digest("SHA256", request.body)))
+      end
+    end
+
     it "fails with the receiver's answer on a 401" do
       with_recording_server(->(_req) { [401, '{"message":"401 Unauthorized"}'] }) do |server|
         run = run_cli("deliver", email_path, "--url", server.url, "--secret-file", secret_path)
@@ -278,6 +290,22 @@ RSpec.describe "exe/mailroom-jwt" do
         expect(wait.join(15)).not_to be_nil
         expect(wait.value.exitstatus).to eq(0)
       end
+    end
+
+    it "queues to GitLab's Sidekiq queue with --redis" do
+      redis = RedisServer.shared
+      redis.flushall
+      with_background_cli("serve", "--secret-file", secret_path, "--port", "0", "--redis", redis.url) do |out, _err, wait|
+        banner = read_until(out, /Ctrl-C to stop/)
+        expect(banner).to include("queue: Sidekiq at #{redis.url}")
+        url = banner[%r{POST (http://\S+/incoming_email)}, 1]
+        run = run_cli("deliver", email_path, "--url", url, "--secret-file", secret_path)
+        expect(run.exitstatus).to eq(0), run.err
+        Process.kill("TERM", wait.pid)
+        expect(wait.join(15)).not_to be_nil
+      end
+      job = JSON.parse(the_only(redis.command("LRANGE", "queue:email_receiver", "0", "-1")))
+      expect(job).to include("class" => "EmailReceiverWorker", "args" => [MailroomJWT::UTF8.encode(email)])
     end
 
     it "fails with one line on a broken secret, a missing configuration or a taken port" do
