@@ -21,6 +21,18 @@ module MailroomJWT
 
     def self.included(base)
       base.extend(ClassMethods)
+      # Included into a module (e.g. GitLab's own Gitlab::JwtAuthenticatable,
+      # plain or an ActiveSupport::Concern): the classes that include that
+      # module get the class methods too.
+      base.singleton_class.prepend(Propagate) if base.instance_of?(Module)
+    end
+
+    # The included hook of a module that includes Authenticatable.
+    module Propagate
+      def included(base = nil, &block)
+        base.extend(ClassMethods) if base && !block
+        super
+      end
     end
 
     # [payload, header] of a token signed with any of keys (Key objects),

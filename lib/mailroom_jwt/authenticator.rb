@@ -8,15 +8,6 @@ module MailroomJWT
   # failure, so the endpoint answers 500 and logs why; the sender retries.
   class SecretConfigurationError < Error; end
 
-  # The request names a mailbox type that is unknown or not enabled.
-  class UnknownMailbox < DecodeError; end
-  # The request carries no token header.
-  class MissingToken < DecodeError; end
-  # The token's nonce was accepted before (replay protection is on).
-  class ReplayedToken < DecodeError; end
-  # The token's body_sha256 claim does not match the body that came with it.
-  class BodyMismatch < VerificationError; end
-
   # Authenticates mail_room's webhook requests, as GitLab's
   # Gitlab::MailRoom::Authenticator does, for the mailboxes given:
   #
@@ -53,6 +44,17 @@ module MailroomJWT
     BODY_DIGEST_CLAIM = "body_sha256"
     NONCE = /\A[\x21-\x7e]{16,128}\z/.freeze
     SecretConfigurationError = MailroomJWT::SecretConfigurationError
+
+    # The receiver's own reasons to refuse a request, beside ruby-jwt's
+    # (kept out of the top level, where every DecodeError is ruby-jwt's name).
+    # The request names a mailbox type that is unknown or not enabled.
+    class UnknownMailbox < DecodeError; end
+    # The request carries no token header.
+    class MissingToken < DecodeError; end
+    # The token's nonce was accepted before (replay protection is on).
+    class ReplayedToken < DecodeError; end
+    # The token's body_sha256 claim does not match the body that came with it.
+    class BodyMismatch < VerificationError; end
 
     attr_reader :mailboxes, :replay_cache, :leeway, :expiration
 

@@ -19,6 +19,36 @@ RSpec.describe MailroomJWT::Authenticatable do
     expect(test_class::SECRET_LENGTH).to eq(32)
   end
 
+  it "works through a module that includes it, as GitLab's own concern module would" do
+    wrapper = Module.new { include MailroomJWT::Authenticatable }
+    path = secret_path
+    klass = Class.new do
+      include wrapper
+
+      define_singleton_method(:secret_path) { path }
+    end
+
+    expect(klass::SECRET_LENGTH).to eq(32)
+    expect(klass.secret).to eq(test_class.secret)
+    expect(klass.decode_jwt(JWT.encode({ "a" => 1 }, klass.secret, "HS256"))[0]).to eq({ "a" => 1 })
+  end
+
+  it "works through a module with an included hook of its own that takes a block (ActiveSupport::Concern's shape)" do
+    hooked = []
+    wrapper = Module.new do
+      define_singleton_method(:included) do |base = nil, &block|
+        block ? hooked << :block : hooked << base
+        super(base) if base
+      end
+      include MailroomJWT::Authenticatable
+    end
+    wrapper.included { :registered }
+    klass = Class.new { include wrapper }
+
+    expect(hooked).to eq([:block, klass])
+    expect(klass).to respond_to(:decode_jwt, :secret, :read_secret, :write_secret)
+  end
+
   shared_examples "reading the secret from the secret path" do
     it "returns 32 binary bytes" do
       expect(secret).to be_a(String)

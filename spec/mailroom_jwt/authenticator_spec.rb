@@ -105,8 +105,8 @@ RSpec.describe MailroomJWT::Authenticator do
   describe "#verify!" do
     it "names the reason of each failure with its error class" do
       good = JWT.encode(payload, incoming_email_secret, "HS256")
-      expect { authenticator.verify!({}, "incoming_email") }.to raise_error(MailroomJWT::MissingToken)
-      expect { authenticator.verify!(headers_for(good), "nope") }.to raise_error(MailroomJWT::UnknownMailbox)
+      expect { authenticator.verify!({}, "incoming_email") }.to raise_error(MailroomJWT::Authenticator::MissingToken)
+      expect { authenticator.verify!(headers_for(good), "nope") }.to raise_error(MailroomJWT::Authenticator::UnknownMailbox)
       expect { authenticator.verify!(headers_for("a.b"), "incoming_email") }.to raise_error(MailroomJWT::DecodeError)
       expect { authenticator.verify!(headers_for(good), "service_desk_email") }.to raise_error(MailroomJWT::VerificationError)
       stale = JWT.encode(payload.merge(iat: now - 301), incoming_email_secret, "HS256")
@@ -181,7 +181,7 @@ RSpec.describe MailroomJWT::Authenticator do
       live = described_class.new(MailroomJWT::Mailboxes.new(configs), replay_cache: cache)
 
       expect(live.verify_api_request(headers_for(token), "incoming_email")).to be_an(Array)
-      expect { live.verify!(headers_for(token), "incoming_email") }.to raise_error(MailroomJWT::ReplayedToken)
+      expect { live.verify!(headers_for(token), "incoming_email") }.to raise_error(MailroomJWT::Authenticator::ReplayedToken)
       expect(live.verify_api_request(headers_for(token), "incoming_email")).to eq(false)
     end
 
@@ -214,7 +214,7 @@ RSpec.describe MailroomJWT::Authenticator do
       token = JWT.encode(payload.merge(nonce: "cd" * 12, body_sha256: body_sha256("mail")), incoming_email_secret, "HS256")
 
       expect { authenticator.verify!(headers_for(token), "incoming_email", body: "other") }
-        .to raise_error(MailroomJWT::BodyMismatch)
+        .to raise_error(MailroomJWT::Authenticator::BodyMismatch)
       expect(authenticator.verify!(headers_for(token), "incoming_email", body: "mail")[0]).to include("nonce" => "cd" * 12)
     end
 
@@ -267,9 +267,9 @@ RSpec.describe MailroomJWT::Authenticator do
         token = JWT.encode(payload.merge(body_sha256: body_sha256(body)), incoming_email_secret, "HS256")
 
         expect { authenticator.verify!(headers_for(token), "incoming_email", body: "#{body}evil") }
-          .to raise_error(MailroomJWT::BodyMismatch)
+          .to raise_error(MailroomJWT::Authenticator::BodyMismatch)
         expect { authenticator.verify!(headers_for(token), "incoming_email", body: body.sub("\r\n", "\n")) }
-          .to raise_error(MailroomJWT::BodyMismatch)
+          .to raise_error(MailroomJWT::Authenticator::BodyMismatch)
       end
 
       it "refuses a token without the claim (MissingRequiredClaim), or with a non-String one (BodyMismatch)" do
@@ -279,13 +279,13 @@ RSpec.describe MailroomJWT::Authenticator do
         expect { authenticator.verify!(headers_for(without), "incoming_email", body: body) }
           .to raise_error(MailroomJWT::MissingRequiredClaim, /body_sha256/)
         expect { authenticator.verify!(headers_for(number), "incoming_email", body: body) }
-          .to raise_error(MailroomJWT::BodyMismatch)
+          .to raise_error(MailroomJWT::Authenticator::BodyMismatch)
       end
 
       it "refuses when no body is given to check" do
         token = JWT.encode(payload.merge(body_sha256: body_sha256(body)), incoming_email_secret, "HS256")
 
-        expect { authenticator.verify!(headers_for(token), "incoming_email") }.to raise_error(MailroomJWT::BodyMismatch)
+        expect { authenticator.verify!(headers_for(token), "incoming_email") }.to raise_error(MailroomJWT::Authenticator::BodyMismatch)
       end
     end
 
@@ -309,7 +309,7 @@ RSpec.describe MailroomJWT::Authenticator do
 
         expect { authenticator.verify!(headers_for(wrong_aud), "incoming_email") }.to raise_error(MailroomJWT::InvalidAudError)
         expect { authenticator.verify!(headers_for(wrong_body), "incoming_email", body: body) }
-          .to raise_error(MailroomJWT::BodyMismatch)
+          .to raise_error(MailroomJWT::Authenticator::BodyMismatch)
       end
     end
 

@@ -176,6 +176,23 @@ RSpec.describe MailroomJWT::InternalAPI do
     expect(jobs("email_receiver").map(&:args)).to eq([[email_content]])
   end
 
+  it "is a valid Rack 3 application for every kind of answer (Rack::Lint)" do
+    require "rack/lint"
+    lint = Rack::MockRequest.new(Rack::Lint.new(
+      described_class.new(authenticator: authenticator, queue: queue, max_body_bytes: 50_000, logger: nil)
+    ))
+    path = "/api/v4/internal/mail_room/incoming_email"
+
+    statuses = [
+      lint.post(path, auth_headers(incoming_email_secret).merge(input: email_content)),
+      lint.post(path, input: email_content),
+      lint.post(path, auth_headers(incoming_email_secret).merge(input: "x" * 50_001)),
+      lint.get(path),
+      lint.post("/elsewhere")
+    ].map(&:status)
+    expect(statuses).to eq([200, 401, 413, 405, 404])
+  end
+
   describe "routing" do
     it "answers 404 for other paths and 405 (Allow: POST) for other methods" do
       expect(post("/api/v4/internal/other").status).to eq(404)
