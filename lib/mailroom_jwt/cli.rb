@@ -3,6 +3,10 @@
 require "json"
 require "logger"
 require "optparse"
+require "mailroom_jwt"
+require "mailroom_jwt/demo"
+require "mailroom_jwt/doctor"
+require "mailroom_jwt/receiver_server"
 
 module MailroomJWT
   # The mailroom-jwt command-line tool. CLI.start(argv) runs one command and
@@ -503,7 +507,6 @@ module MailroomJWT
       return 0 if args.nil?
       raise UsageError, "--config is required" unless settings[:config]
 
-      require_relative "doctor"
       doctor = Doctor.new(config: settings[:config], mail_room_config: settings[:mail_room],
                           **{ user: settings[:user], environment: settings[:environment] }.compact)
       doctor.run.each { |finding| @out.puts(finding) }

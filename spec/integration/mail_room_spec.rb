@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require "mailroom_jwt/receiver_server"
 require "net/http"
 
 # The real gitlab-mail_room gem, with `require "mailroom_jwt/mail_room"`,
