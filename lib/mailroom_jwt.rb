@@ -14,6 +14,11 @@ require_relative "mailroom_jwt/compat"
 module MailroomJWT
   ALGORITHM = "HS256"
 
+  # The sender side, loaded on first use (the command-line tool: require "mailroom_jwt/cli").
+  autoload :Token, "mailroom_jwt/token"
+  autoload :SenderConfigurationError, "mailroom_jwt/token"
+  autoload :Postback, "mailroom_jwt/postback"
+
   # The receiver (GitLab) side; loaded on first use (YAML, Rack, Sidekiq only then).
   autoload :Authenticatable, "mailroom_jwt/authenticatable"
   autoload :Mailboxes, "mailroom_jwt/mailboxes"
