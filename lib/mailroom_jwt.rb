@@ -14,14 +14,10 @@ require_relative "mailroom_jwt/compat"
 module MailroomJWT
   ALGORITHM = "HS256"
 
-  # The sender side (issue 4): loaded on first use.
+  # The sender side, loaded on first use (the command-line tool: require "mailroom_jwt/cli").
   autoload :Token, "mailroom_jwt/token"
   autoload :SenderConfigurationError, "mailroom_jwt/token"
   autoload :Postback, "mailroom_jwt/postback"
-  autoload :CLI, "mailroom_jwt/cli"
-  autoload :Doctor, "mailroom_jwt/doctor"
-  autoload :Demo, "mailroom_jwt/demo"
-  autoload :ReceiverServer, "mailroom_jwt/receiver_server"
 
   # The receiver (GitLab) side; loaded on first use (YAML, Rack, Sidekiq only then).
   autoload :Authenticatable, "mailroom_jwt/authenticatable"

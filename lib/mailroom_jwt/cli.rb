@@ -3,6 +3,10 @@
 require "json"
 require "logger"
 require "optparse"
+require "mailroom_jwt"
+require "mailroom_jwt/demo"
+require "mailroom_jwt/doctor"
+require "mailroom_jwt/receiver_server"
 
 module MailroomJWT
   # The mailroom-jwt command-line tool. CLI.start(argv) runs one command and
@@ -141,15 +145,19 @@ module MailroomJWT
         existing file unless --force (the old secret then stops working).
         Prints the secret's fingerprint (safe to share), never the secret.
 
-        Rotating a secret without losing mail, on a running pair:
-          1. mailroom-jwt keygen NEW_PATH, then on the receiver (GitLab) make
-             the mailbox's secret_file a list [OLD_PATH, NEW_PATH]: it accepts
-             tokens made with either.
-          2. On the sender (mail_room) set jwt_secret_path to [NEW_PATH, ...]
-             (it signs with the first), or copy the new file over its old one:
-             the sender picks up a changed file without a restart.
-          3. When no token made with the old secret can still be in flight
-             (5 minutes), remove OLD_PATH from the receiver's list.
+        Rotating a mailbox's secret without losing mail, on a running pair:
+          1. add: the receiver (GitLab) accepts the new secret as well as the
+             old: list it in the mailbox's secret_file ([OLD_PATH, NEW_PATH]),
+             or, with such a list set up beforehand, write it into NEW_PATH
+             (mailroom-jwt keygen --force NEW_PATH; picked up without a restart).
+          2. promote: the sender (mail_room) signs with the new secret: copy
+             it over the file its jwt_secret_path names (picked up without a
+             restart), or list it first in jwt_secret_path (it signs with the
+             first).
+          3. retire: once no token made with the old secret can be in flight
+             (GitLab accepts a token for 5 minutes), remove OLD_PATH from the
+             receiver's list, or write the new secret into OLD_PATH as well.
+        mailroom-jwt doctor checks both sides agree at each step.
       BANNER
       return 0 if args.nil?
 
@@ -203,67 +211,59 @@ module MailroomJWT
     # --- verify ----------------------------------------------------------
 
     def cmd_verify(argv)
-      settings = { secrets: [], issuer: DEFAULT_ISSUER, max_age: DEFAULT_MAX_AGE, leeway: 0 }
-      args = parse(argv, <<~BANNER.chomp, min: 1, max: 1) do |opts|
+      settings = { secrets: [], issuer: DEFAULT_ISSUER, max_age: DEFAULT_MAX_AGE, leeway: 0, mailbox: "incoming_email" }
+      args = parse(argv, <<~BANNER.chomp, min: 1, max: 1) { |opts| verify_options(opts, settings) }
         Usage: mailroom-jwt verify TOKEN --secret-file PATH [options]
 
-        Checks TOKEN (or - to read it from stdin) as GitLab does: HS256 only,
-        the signature, the issuer, an iat no older than --max-age, exp and nbf
-        when present. Prints the header and claims, or the reason for the
+        Checks TOKEN (or - to read it from stdin) as GitLab's endpoint does for
+        the mailbox (MailroomJWT::Authenticator): HS256 only, the signature
+        with any of the secret files, the issuer, an iat no older than
+        --max-age, exp and nbf when present, aud and body_sha256 when present
+        or required. Prints the header and claims, or the reason for the
         rejection with exit status 1.
       BANNER
-        opts.on("--secret-file PATH", "a secret the token may be signed with (repeatable)") do |v|
-          settings[:secrets] << v
-        end
-        opts.on("--issuer NAME", "the iss required (default #{DEFAULT_ISSUER})") { |v| settings[:issuer] = v }
-        opts.on("--any-issuer", "do not check iss") { settings[:issuer] = nil }
-        opts.on("--max-age SECONDS", Integer, "oldest iat accepted (default #{DEFAULT_MAX_AGE}, as GitLab)") do |v|
-          settings[:max_age] = positive!(v, "--max-age")
-        end
-        opts.on("--leeway SECONDS", Integer, "clock skew allowed (default 0, as GitLab)") do |v|
-          settings[:leeway] = positive!(v, "--leeway", zero: true)
-        end
-        opts.on("--audience MAILBOX", "require aud to be this mailbox type") { |v| settings[:audience] = v }
-        opts.on("--body-file FILE", "require body_sha256 to match this body") { |v| settings[:body] = v }
-      end
       return 0 if args.nil?
       raise UsageError, "--secret-file is required" if settings[:secrets].empty?
 
       token = args.first == "-" ? $stdin.read.strip : args.first
-      keys = settings[:secrets].map { |path| [path, Key.read(path)] }
       body = settings[:body] && read_input(settings[:body])
-      path, key, payload, header = check_token(token, keys, settings, body)
+      authenticator = verifier(settings)
+      payload, header = authenticator.verify!({ Authenticator::REQUEST_HEADER => token }, settings[:mailbox], body: body)
+      key_path = settings[:secrets].find { |path| Key.read(path, logger: nil).verify(token) }
       @out.puts(JSON.pretty_generate("header" => header, "payload" => payload))
-      @out.puts("valid: signed with #{path} (fingerprint #{key.fingerprint})")
+      @out.puts("valid for #{settings[:mailbox]}: signed with #{key_path} " \
+                "(fingerprint #{Key.read(key_path, logger: nil).fingerprint})")
       0
     rescue DecodeError => e
       raise Failure, "rejected: #{e.message} (#{e.class.name.split('::').last})"
     end
 
-    def check_token(token, keys, settings, body)
-      path, key, payload, header = nil
-      keys.each do |candidate_path, candidate|
-        payload, header = candidate.decode_without_claims(token)
-        path = candidate_path
-        key = candidate
-        break
-      rescue VerificationError
-        raise if candidate_path == keys.last.first
+    def verify_options(opts, settings)
+      opts.on("--secret-file PATH", "a secret the token may be signed with (repeatable)") do |v|
+        settings[:secrets] << v
       end
-      Claims.verify!(payload, issuer: settings[:issuer], audience: settings[:audience], leeway: settings[:leeway],
-                              iat_after: Claims.now - settings[:max_age])
-      check_body!(payload, body) if body
-      [path, key, payload, header]
+      opts.on("--mailbox TYPE", "incoming_email (default) or service_desk_email") { |v| settings[:mailbox] = v }
+      opts.on("--issuer NAME", "the iss required (default #{DEFAULT_ISSUER})") { |v| settings[:issuer] = v }
+      opts.on("--any-issuer", "do not check iss") { settings[:issuer] = nil }
+      opts.on("--max-age SECONDS", Integer, "oldest iat accepted (default #{DEFAULT_MAX_AGE}, as GitLab)") do |v|
+        settings[:max_age] = positive!(v, "--max-age")
+      end
+      opts.on("--leeway SECONDS", Integer, "clock skew allowed (default 0, as GitLab)") do |v|
+        settings[:leeway] = positive!(v, "--leeway", zero: true)
+      end
+      opts.on("--require-audience", "aud must be present (and the mailbox type)") { settings[:aud] = true }
+      opts.on("--body-file FILE", "check body_sha256 against this body (then required)") { |v| settings[:body] = v }
     end
 
-    def check_body!(payload, body)
-      digest = payload["body_sha256"]
-      raise MissingRequiredClaim, "Missing required claim body_sha256" if digest.nil?
+    def verifier(settings)
+      unless Mailboxes::TYPES.include?(settings[:mailbox])
+        raise UsageError, "--mailbox must be one of #{Mailboxes::TYPES.join(', ')}"
+      end
 
-      expected = Token.body_digest(body)
-      return if digest.is_a?(String) && digest.bytesize == expected.bytesize && Native.mac_equal?(digest, expected)
-
-      raise VerificationError, "body_sha256 does not match the body"
+      mailboxes = Mailboxes.new({ settings[:mailbox] => { "enabled" => true, "address" => "#{settings[:mailbox]}@localhost",
+                                                          "secret_file" => settings[:secrets] } })
+      Authenticator.new(mailboxes, issuer: settings[:issuer], expiration: settings[:max_age], leeway: settings[:leeway],
+                                   require_audience: settings[:aud], require_body_digest: !settings[:body].nil?)
     end
 
     # --- deliver -------------------------------------------------------------
@@ -301,6 +301,7 @@ module MailroomJWT
       email = read_input(args.first)
       result = deliver(email, settings)
       answer = result.body.to_s.strip
+      answer = "#{answer[0, 200]}..." if answer.size > 200
       if result.success?
         @out.puts("delivered: HTTP #{result.status} after #{plural(result.attempts, 'attempt')}: #{answer}")
         return 0
@@ -506,7 +507,6 @@ module MailroomJWT
       return 0 if args.nil?
       raise UsageError, "--config is required" unless settings[:config]
 
-      require_relative "doctor"
       doctor = Doctor.new(config: settings[:config], mail_room_config: settings[:mail_room],
                           **{ user: settings[:user], environment: settings[:environment] }.compact)
       doctor.run.each { |finding| @out.puts(finding) }

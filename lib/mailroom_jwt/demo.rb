@@ -7,6 +7,8 @@ require "securerandom"
 require "stringio"
 require "tmpdir"
 require "fileutils"
+require "mailroom_jwt"
+require "mailroom_jwt/receiver_server"
 
 module MailroomJWT
   # `mailroom-jwt demo`: both ends of the webhook on this machine, nothing

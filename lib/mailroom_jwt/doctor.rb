@@ -4,6 +4,7 @@ require "erb"
 require "etc"
 require "uri"
 require "yaml"
+require "mailroom_jwt"
 
 module MailroomJWT
   # Checks the secret files of a receiver configuration (gitlab.yml form)

@@ -20,9 +20,17 @@ module MailroomJWT
       end
     end
 
-    # Prepended to MailRoom::Mailbox: a mailbox whose delivery class was
-    # resolved before this file was loaded is switched over as well.
+    # Prepended to MailRoom::Mailbox: a postback mailbox builds its delivery
+    # when it is configured, so that a bad option (an algorithm other than
+    # HS256, a URL that is not http) stops mail_room at start rather than at
+    # its first email; and a mailbox whose delivery class was resolved before
+    # this file was loaded is switched over as well.
     module MailboxDelivery
+      ruby2_keywords def initialize(*args)
+        super
+        delivery if delivery_klass.equal?(MailroomJWT::Postback)
+      end
+
       def delivery_klass
         klass = super
         if defined?(::MailRoom::Delivery::Postback) && klass.equal?(::MailRoom::Delivery::Postback)

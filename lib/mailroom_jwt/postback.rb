@@ -4,6 +4,7 @@ require "json"
 require "net/http"
 require "openssl"
 require "uri"
+require "zlib"
 
 module MailroomJWT
   # A drop-in for mail_room's postback delivery (MailRoom::Delivery::Postback)
@@ -201,6 +202,10 @@ module MailroomJWT
     rescue SecretFileError, EncodeError => e
       # Nothing was sent: a broken secret file is not worth another attempt.
       Result.new(error: "not sent: #{e.message}", retryable: false)
+    rescue StandardError => e
+      # Never crash mail_room's watcher over one email: report it undelivered.
+      finish
+      Result.new(error: "unexpected #{e.class}", retryable: false)
     end
 
     def retryable?(result)
@@ -209,8 +214,8 @@ module MailroomJWT
       result.status >= 500
     end
 
-    # Full jitter in the upper half of an exponentially growing window:
-    # attempt n waits between d/2 and d, d = min(base * 2**(n-1), max).
+    # Exponential backoff with "equal jitter": after attempt n the wait is
+    # random between d/2 and d, d = min(base * 2**(n-1), max).
     def backoff(attempt)
       window = [@options.base_delay * (2**(attempt - 1)), @options.max_delay].min
       (window / 2.0) + (rand * window / 2.0)

@@ -1,5 +1,7 @@
 # frozen_string_literal: true
 
+require "mailroom_jwt"
+
 module MailroomJWT
   # Runs a Rack application (the InternalAPI) on a real HTTP server, Puma by
   # default or WEBrick, in background threads of this process:

@@ -109,7 +109,7 @@ module MailroomJWT
 
     # Unpadded base64url of SHA-256 over the exact bytes of body.
     def self.body_digest(body)
-      [Digest::SHA256.digest(body.b)].pack("m0").tr("+/", "-_").delete("=")
+      Native.b64url_encode(Digest::SHA256.digest(body.b))
     end
 
     private

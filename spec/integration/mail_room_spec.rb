@@ -1,30 +1,17 @@
 # frozen_string_literal: true
 
-require "tmpdir"
+require "mailroom_jwt/receiver_server"
+require "net/http"
 
 # The real gitlab-mail_room gem, with `require "mailroom_jwt/mail_room"`,
 # delivering through its own Mailbox to the real receiver (InternalAPI on a
 # Puma server on 127.0.0.1): the email must land in the queue.
 RSpec.describe "mail_room delivering to the internal API", :integration do
-  around do |example|
-    Dir.mktmpdir("mail-room-integration") do |dir|
-      @dir = dir
-      example.run
-    end
-  end
+  before { require_mail_room_integration }
 
-  before do
-    require_mail_room("mail_room/delivery/postback")
-    verbose = $VERBOSE
-    $VERBOSE = nil
-    require "mailroom_jwt/mail_room"
-  ensure
-    $VERBOSE = verbose
-  end
-
-  let(:incoming_secret) { write_secret_file(File.join(@dir, ".gitlab_incoming_email_secret")) }
-  let(:service_desk_secret) { write_secret_file(File.join(@dir, ".gitlab_service_desk_email_secret")) }
-  let(:spool) { MailroomJWT::Queue::Spool.new(File.join(@dir, "spool"), fsync: false) }
+  let(:incoming_secret) { write_secret_file(File.join(sender_dir, ".gitlab_incoming_email_secret")) }
+  let(:service_desk_secret) { write_secret_file(File.join(sender_dir, ".gitlab_service_desk_email_secret")) }
+  let(:spool) { MailroomJWT::Queue::Spool.new(File.join(sender_dir, "spool"), fsync: false) }
   let(:receiver_log) { string_logger }
 
   def mailboxes(incoming: incoming_secret)
@@ -93,7 +80,7 @@ RSpec.describe "mail_room delivering to the internal API", :integration do
 
   it "reports a refused email as not delivered, and nothing is queued" do
     with_receiver do |server|
-      other = write_secret_file(File.join(@dir, "other_secret"))
+      other = write_secret_file(File.join(sender_dir, "other_secret"))
       expect(deliver(mail_room_mailbox(server.url("incoming_email"), other), email)).to be(false)
       expect(deliver(mail_room_mailbox(server.url("service_desk_email"), incoming_secret), email)).to be(false)
       expect(spool.pending("incoming_email")).to be_empty
@@ -113,6 +100,52 @@ RSpec.describe "mail_room delivering to the internal API", :integration do
     end
   end
 
+  describe "the attacks the sender's opt-in claims stop" do
+    def post(url, body, token)
+      uri = URI(url)
+      Net::HTTP.start(uri.host, uri.port) do |http|
+        http.post(uri.path, body, "Content-Type" => "text/plain", "Gitlab-Mailroom-Api-Request" => token).code.to_i
+      end
+    end
+
+    def bound_token(secret, body, audience: "incoming_email")
+      MailroomJWT::Token.new(header: "Gitlab-Mailroom-Api-Request", secret_path: secret, issuer: "gitlab-mailroom",
+                             audience: audience, bind_body: true).token(body: body)
+    end
+
+    it "a captured token cannot carry another email" do
+      with_receiver(require_body_digest: true) do |server|
+        url = server.url("incoming_email")
+        token = bound_token(incoming_secret, email)
+        expect(post(url, "Subject: injected\r\n\r\n/close\r\n", token)).to eq(401)
+        expect(spool.pending("incoming_email")).to be_empty
+        expect(post(url, email, token)).to eq(200)
+      end
+    end
+
+    it "a captured token cannot reach the other mailbox, even when both share a secret" do
+      shared = mailboxes(incoming: service_desk_secret)
+      with_receiver(mailboxes: shared, require_audience: true) do |server|
+        token = bound_token(service_desk_secret, email, audience: "incoming_email")
+        expect(post(server.url("service_desk_email"), email, token)).to eq(401)
+        expect(spool.pending("service_desk_email")).to be_empty
+        expect(post(server.url("incoming_email"), email, token)).to eq(200)
+      end
+    end
+
+    it "a token with exp is refused once it has expired, though GitLab's window is still open" do
+      later = -> { MailroomJWT::Claims.now + 120 } # the receiver's clock, two minutes on
+      with_receiver(clock: later) do |server|
+        url = server.url("incoming_email")
+        short = MailroomJWT::Token.new(header: "h", secret_path: incoming_secret, issuer: "gitlab-mailroom",
+                                       expires_in: 60).token
+        plain = MailroomJWT::Token.new(header: "h", secret_path: incoming_secret, issuer: "gitlab-mailroom").token
+        expect(post(url, email, short)).to eq(401)
+        expect(post(url, email, plain)).to eq(200)
+      end
+    end
+  end
+
   it "accepts an exp-bearing token within its lifetime" do
     with_receiver do |server|
       box = mail_room_mailbox(server.url("incoming_email"), incoming_secret, jwt_expires_in: 60)
@@ -121,8 +154,8 @@ RSpec.describe "mail_room delivering to the internal API", :integration do
   end
 
   it "loses no email while the secret is rotated during delivery (the three steps)" do
-    new_secret = write_secret_file(File.join(@dir, "new_secret"))
-    sender_secret = File.join(@dir, "sender_secret")
+    new_secret = write_secret_file(File.join(sender_dir, "new_secret"))
+    sender_secret = File.join(sender_dir, "sender_secret")
     File.write(sender_secret, File.read(incoming_secret))
     File.chmod(0o600, sender_secret)
     results = []

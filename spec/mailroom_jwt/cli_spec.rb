@@ -2,20 +2,12 @@
 
 require "base64"
 require "jwt"
-require "tmpdir"
 require "yaml"
 
 RSpec.describe "exe/mailroom-jwt" do
-  around do |example|
-    Dir.mktmpdir("cli-spec") do |dir|
-      @dir = dir
-      example.run
-    end
-  end
-
   let(:secret) { Random.bytes(32) }
-  let(:secret_path) { write_secret_file(File.join(@dir, "secret"), secret) }
-  let(:email_path) { File.join(@dir, "mail.eml").tap { |p| File.binwrite(p, email) } }
+  let(:secret_path) { write_secret_file(File.join(sender_dir, "secret"), secret) }
+  let(:email_path) { File.join(sender_dir, "mail.eml").tap { |p| File.binwrite(p, email) } }
   let(:email) { "From: a@example.com\r\nSubject: cli\r\n\r\nHello \xE9\r\n".b }
 
   describe "help and usage errors" do
@@ -46,7 +38,7 @@ RSpec.describe "exe/mailroom-jwt" do
 
   describe "keygen" do
     it "writes a 32-byte secret file, mode 0600, and prints only its fingerprint" do
-      path = File.join(@dir, "new_secret")
+      path = File.join(sender_dir, "new_secret")
       run = run_cli("keygen", path)
       expect(run.exitstatus).to eq(0)
       content = File.read(path)
@@ -66,14 +58,14 @@ RSpec.describe "exe/mailroom-jwt" do
     end
 
     it "names the path it cannot write" do
-      expect_one_line_error(run_cli("keygen", File.join(@dir, "missing-dir", "s")), 1, /missing-dir/)
+      expect_one_line_error(run_cli("keygen", File.join(sender_dir, "missing-dir", "s")), 1, /missing-dir/)
     end
 
     it "explains the three-step rotation in its help" do
       help = run_cli("keygen", "--help").out
-      expect(help).to match(/1\. .*receiver.*\n.*list/)
-      expect(help).to match(/2\. .*sender/)
-      expect(help).to match(/3\. .*remove OLD_PATH/m)
+      expect(help).to match(/1\. add: the receiver .*\n.*secret_file \(\[OLD_PATH, NEW_PATH\]\)/)
+      expect(help).to match(/2\. promote: the sender \(mail_room\) signs with the new secret/)
+      expect(help).to match(/3\. retire: .*\n.*remove OLD_PATH from the\s+receiver's list/)
     end
   end
 
@@ -121,7 +113,7 @@ RSpec.describe "exe/mailroom-jwt" do
     end
 
     it "accepts a token made with any of several secrets" do
-      other = write_secret_file(File.join(@dir, "other"))
+      other = write_secret_file(File.join(sender_dir, "other"))
       run = run_cli("verify", key.encode(fresh), "--secret-file", other, "--secret-file", secret_path)
       expect(run.exitstatus).to eq(0)
       expect(run.out).to include("signed with #{secret_path}")
@@ -143,18 +135,32 @@ RSpec.describe "exe/mailroom-jwt" do
       end
     end
 
-    it "checks the audience and the body digest when asked" do
+    it "checks the audience and the body digest as the receiver does" do
       token = MailroomJWT::Token.new(header: "h", secret_path: secret_path, issuer: "gitlab-mailroom",
                                      audience: "incoming_email", bind_body: true).token(body: email)
-      ok = run_cli("verify", token, "--secret-file", secret_path, "--audience", "incoming_email",
-                   "--body-file", email_path)
-      expect(ok.exitstatus).to eq(0)
+      ok = run_cli("verify", token, "--secret-file", secret_path, "--require-audience", "--body-file", email_path)
+      expect(ok.exitstatus).to eq(0), ok.err
+      expect(ok.out).to include("valid for incoming_email")
 
-      expect_one_line_error(run_cli("verify", token, "--secret-file", secret_path, "--audience", "service_desk_email"),
-                            1, /InvalidAudError/)
+      expect_one_line_error(run_cli("verify", token, "--secret-file", secret_path, "--mailbox", "service_desk_email"),
+                            1, /rejected: .*\(InvalidAudError\)/)
       File.binwrite(email_path, "#{email}P.S. injected\r\n")
       expect_one_line_error(run_cli("verify", token, "--secret-file", secret_path, "--body-file", email_path),
-                            1, /body_sha256 does not match/)
+                            1, /rejected: body does not match body_sha256 \(BodyMismatch\)/)
+    end
+
+    it "requires the opt-in claims when asked" do
+      plain = key.encode(fresh)
+      expect_one_line_error(run_cli("verify", plain, "--secret-file", secret_path, "--require-audience"),
+                            1, /Missing required claim aud \(MissingRequiredClaim\)/)
+      expect_one_line_error(run_cli("verify", plain, "--secret-file", secret_path, "--body-file", email_path),
+                            1, /Missing required claim body_sha256 \(MissingRequiredClaim\)/)
+    end
+
+    it "names a missing secret file" do
+      missing = File.join(sender_dir, "missing")
+      expect_one_line_error(run_cli("verify", key.encode(fresh), "--secret-file", missing), 1,
+                            /#{Regexp.escape(missing)}/)
     end
   end
 
@@ -170,6 +176,18 @@ RSpec.describe "exe/mailroom-jwt" do
         expect(request.headers["content-type"]).to eq("text/plain")
         JWT.decode(request.headers["gitlab-mailroom-api-request"], secret, true, algorithm: "HS256",
                                                                                  iss: "gitlab-mailroom", verify_iss: true)
+      end
+    end
+
+    it "binds the token to the mailbox and the body with --bind" do
+      with_recording_server do |server|
+        run = run_cli("deliver", email_path, "--url", server.url, "--secret-file", secret_path, "--bind",
+                      "--expires-in", "30")
+        expect(run.exitstatus).to eq(0), run.err
+        request = the_only(server.all_requests)
+        payload, = JWT.decode(request.headers["gitlab-mailroom-api-request"], secret, true, algorithm: "HS256")
+        expect(payload).to include("aud" => "incoming_email", "exp" => payload["iat"] + 30,
+                                   "body_sha256" => b64url(OpenSSL::Digest.digest("SHA256", request.body)))
       end
     end
 
@@ -189,14 +207,14 @@ RSpec.describe "exe/mailroom-jwt" do
 
     it "needs --url and --secret-file, and a readable email" do
       expect_one_line_error(run_cli("deliver", email_path, "--secret-file", secret_path), 2, /--url is required/)
-      expect_one_line_error(run_cli("deliver", File.join(@dir, "none.eml"), "--url", "http://127.0.0.1:9/",
+      expect_one_line_error(run_cli("deliver", File.join(sender_dir, "none.eml"), "--url", "http://127.0.0.1:9/",
                                     "--secret-file", secret_path), 1, /none\.eml: no such file/)
     end
   end
 
   describe "doctor" do
     def gitlab_yml(secret_file)
-      File.join(@dir, "gitlab.yml").tap do |path|
+      File.join(sender_dir, "gitlab.yml").tap do |path|
         File.write(path, YAML.dump("production" => { "incoming_email" => {
                                      "enabled" => true, "address" => "in+%{key}@example.com", "secret_file" => secret_file
                                    } }))
@@ -218,13 +236,13 @@ RSpec.describe "exe/mailroom-jwt" do
 
     it "needs --config and a readable file" do
       expect_one_line_error(run_cli("doctor"), 2, /--config is required/)
-      expect_one_line_error(run_cli("doctor", "--config", File.join(@dir, "x.yml")), 1, /x\.yml: no such file/)
+      expect_one_line_error(run_cli("doctor", "--config", File.join(sender_dir, "x.yml")), 1, /x\.yml: no such file/)
     end
   end
 
   describe "serve" do
     it "runs the receiver on 127.0.0.1, queues what a valid token brings, refuses the rest, stops on TERM" do
-      spool = File.join(@dir, "spool")
+      spool = File.join(sender_dir, "spool")
       with_background_cli("serve", "--secret-file", secret_path, "--port", "0", "--spool", spool) do |out, err, wait|
         banner = read_until(out, /Ctrl-C to stop/)
         url = banner[%r{POST (http://127\.0\.0\.1:\d+/api/v4/internal/mail_room/incoming_email)}, 1]
@@ -235,7 +253,7 @@ RSpec.describe "exe/mailroom-jwt" do
                                          jwt_issuer: "gitlab-mailroom", jwt_secret_path: secret_path)
         expect(good.deliver(email)).to be(true)
         good.close
-        wrong = write_secret_file(File.join(@dir, "wrong"))
+        wrong = write_secret_file(File.join(sender_dir, "wrong"))
         bad = MailroomJWT::Postback.new(delivery_url: url, jwt_auth_header: "Gitlab-Mailroom-Api-Request",
                                         jwt_issuer: "gitlab-mailroom", jwt_secret_path: wrong, logger: Logger.new(File::NULL))
         expect(bad.deliver_with_result(email).status).to eq(401)
@@ -256,14 +274,14 @@ RSpec.describe "exe/mailroom-jwt" do
     end
 
     it "reads the mailboxes from a gitlab.yml-form file" do
-      config = File.join(@dir, "gitlab.yml")
+      config = File.join(sender_dir, "gitlab.yml")
       File.write(config, YAML.dump("production" => {
                                      "incoming_email" => { "enabled" => true, "address" => "i@example.com",
                                                            "secret_file" => secret_path },
                                      "service_desk_email" => { "enabled" => true, "address" => "s@example.com",
                                                                "secret_file" => secret_path }
                                    }))
-      with_background_cli("serve", "--config", config, "--port", "0", "--spool", File.join(@dir, "s"),
+      with_background_cli("serve", "--config", config, "--port", "0", "--spool", File.join(sender_dir, "s"),
                           "--server", "webrick") do |out, _err, wait|
         banner = read_until(out, /Ctrl-C to stop/)
         expect(banner).to match(%r{POST http://127\.0\.0\.1:\d+/api/v4/internal/mail_room/incoming_email})
@@ -274,13 +292,29 @@ RSpec.describe "exe/mailroom-jwt" do
       end
     end
 
+    it "queues to GitLab's Sidekiq queue with --redis" do
+      redis = RedisServer.shared
+      redis.flushall
+      with_background_cli("serve", "--secret-file", secret_path, "--port", "0", "--redis", redis.url) do |out, _err, wait|
+        banner = read_until(out, /Ctrl-C to stop/)
+        expect(banner).to include("queue: Sidekiq at #{redis.url}")
+        url = banner[%r{POST (http://\S+/incoming_email)}, 1]
+        run = run_cli("deliver", email_path, "--url", url, "--secret-file", secret_path)
+        expect(run.exitstatus).to eq(0), run.err
+        Process.kill("TERM", wait.pid)
+        expect(wait.join(15)).not_to be_nil
+      end
+      job = JSON.parse(the_only(redis.command("LRANGE", "queue:email_receiver", "0", "-1")))
+      expect(job).to include("class" => "EmailReceiverWorker", "args" => [MailroomJWT::UTF8.encode(email)])
+    end
+
     it "fails with one line on a broken secret, a missing configuration or a taken port" do
       File.write(secret_path, "nope")
       expect_one_line_error(run_cli("serve", "--secret-file", secret_path, "--port", "0"), 1,
                             /#{Regexp.escape(secret_path)}/)
       expect_one_line_error(run_cli("serve"), 2, /give --config FILE or --secret-file PATH/)
       TCPServer.open("127.0.0.1", 0) do |taken|
-        good = write_secret_file(File.join(@dir, "good"))
+        good = write_secret_file(File.join(sender_dir, "good"))
         expect_one_line_error(run_cli("serve", "--secret-file", good, "--port", taken.addr[1]), 1, /cannot listen/)
       end
     end
@@ -288,7 +322,7 @@ RSpec.describe "exe/mailroom-jwt" do
 
   describe "demo" do
     it "runs end to end with no setup and exits 0" do
-      run = run_cli("demo", chdir: @dir)
+      run = run_cli("demo", chdir: sender_dir)
       expect(run.exitstatus).to eq(0), run.out + run.err
       expect(run.out).to include("HTTP 200 {\"success\":true}: accepted and queued")
       expect(run.out.scan('HTTP 401 {"message":"401 Unauthorized"}: refused').size).to eq(2)
@@ -296,7 +330,7 @@ RSpec.describe "exe/mailroom-jwt" do
       removed = run.out[/^Removed (\S+) and everything in it/, 1]
       expect(removed).not_to be_nil
       expect(File.exist?(removed)).to be(false)
-      expect(Dir.children(@dir)).to be_empty # nothing left in the working directory either
+      expect(Dir.children(sender_dir)).to be_empty # nothing left in the working directory either
     end
   end
 end

@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require "mailroom_jwt/demo"
 require "stringio"
 
 RSpec.describe MailroomJWT::Demo do

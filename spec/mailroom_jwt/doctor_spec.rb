@@ -2,25 +2,17 @@
 
 require "base64"
 require "etc"
-require "tmpdir"
 require "yaml"
 require "mailroom_jwt/doctor"
 
 RSpec.describe MailroomJWT::Doctor do
-  around do |example|
-    Dir.mktmpdir("doctor-spec") do |dir|
-      @dir = dir
-      example.run
-    end
-  end
-
   let(:me) { Etc.getpwuid(Process.euid).name }
   let(:someone_else) { me == "nobody" ? "daemon" : "nobody" }
-  let(:incoming) { write_secret_file(File.join(@dir, "incoming_secret")) }
-  let(:service_desk) { write_secret_file(File.join(@dir, "service_desk_secret")) }
+  let(:incoming) { write_secret_file(File.join(sender_dir, "incoming_secret")) }
+  let(:service_desk) { write_secret_file(File.join(sender_dir, "service_desk_secret")) }
 
   def gitlab_yml(incoming_file: incoming, service_desk_file: service_desk, service_desk_enabled: true)
-    path = File.join(@dir, "gitlab.yml")
+    path = File.join(sender_dir, "gitlab.yml")
     File.write(path, YAML.dump(
       "production" => {
         "incoming_email" => { "enabled" => true, "address" => "in+%{key}@example.com", "secret_file" => incoming_file },
@@ -32,7 +24,7 @@ RSpec.describe MailroomJWT::Doctor do
   end
 
   def mail_room_yml(incoming_path: incoming, issuer: "gitlab-mailroom")
-    path = File.join(@dir, "mail_room.yml")
+    path = File.join(sender_dir, "mail_room.yml")
     File.write(path, <<~YAML)
       :mailboxes:
         - :email: "in@example.com"
@@ -66,7 +58,7 @@ RSpec.describe MailroomJWT::Doctor do
   end
 
   it "finds a missing file and says how to create it" do
-    missing = File.join(@dir, "nope")
+    missing = File.join(sender_dir, "nope")
     doctor = described_class.new(config: gitlab_yml(incoming_file: missing), user: me)
     expect(problems(doctor)).to eq(["PROBLEM incoming_email: GitLab secret #{missing} does not exist: " \
                                     "create it with mailroom-jwt keygen #{missing}"])
@@ -91,7 +83,7 @@ RSpec.describe MailroomJWT::Doctor do
   end
 
   it "finds mail_room signing with a secret GitLab does not accept" do
-    other = write_secret_file(File.join(@dir, "other"))
+    other = write_secret_file(File.join(sender_dir, "other"))
     found = problems(described_class.new(config: gitlab_yml, mail_room_config: mail_room_yml(incoming_path: other),
                                          user: me))
     expect(found.size).to eq(1)
@@ -100,14 +92,14 @@ RSpec.describe MailroomJWT::Doctor do
   end
 
   it "accepts a sender on the new secret while the receiver lists old and new (rotation)" do
-    new_secret = write_secret_file(File.join(@dir, "new"))
+    new_secret = write_secret_file(File.join(sender_dir, "new"))
     doctor = described_class.new(config: gitlab_yml(incoming_file: [incoming, new_secret]),
                                  mail_room_config: mail_room_yml(incoming_path: [new_secret, incoming]), user: me)
     expect(problems(doctor)).to eq([])
   end
 
   it "compares the secrets, not the paths" do
-    copy = File.join(@dir, "copy")
+    copy = File.join(sender_dir, "copy")
     File.write(copy, File.read(incoming))
     File.chmod(0o600, copy)
     expect(problems(described_class.new(config: gitlab_yml, mail_room_config: mail_room_yml(incoming_path: copy),
@@ -122,7 +114,7 @@ RSpec.describe MailroomJWT::Doctor do
   end
 
   it "reads the sections at the top level too, as the receiver does" do
-    path = File.join(@dir, "flat.yml")
+    path = File.join(sender_dir, "flat.yml")
     File.write(path, YAML.dump("incoming_email" => { "enabled" => "true", "address" => "in@example.com",
                                                      "secret_file" => [incoming] }))
     doctor = described_class.new(config: path, user: me)
@@ -138,10 +130,10 @@ RSpec.describe MailroomJWT::Doctor do
   end
 
   it "raises the gem's error for a configuration it cannot read" do
-    expect { described_class.new(config: File.join(@dir, "none.yml")).run }
+    expect { described_class.new(config: File.join(sender_dir, "none.yml")).run }
       .to raise_error(MailroomJWT::Error, /none\.yml: no such file/)
-    File.write(File.join(@dir, "bad.yml"), "a: [")
-    expect { described_class.new(config: File.join(@dir, "bad.yml")).run }
+    File.write(File.join(sender_dir, "bad.yml"), "a: [")
+    expect { described_class.new(config: File.join(sender_dir, "bad.yml")).run }
       .to raise_error(MailroomJWT::Error, /not valid YAML/)
   end
 end

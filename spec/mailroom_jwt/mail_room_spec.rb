@@ -3,32 +3,18 @@
 require "jwt"
 require "open3"
 require "rbconfig"
-require "tmpdir"
 
 RSpec.describe "mailroom_jwt/mail_room" do
-  around do |example|
-    Dir.mktmpdir("mail-room-spec") do |dir|
-      @dir = dir
-      example.run
-    end
-  end
-
-  before do
-    require_mail_room("mail_room/delivery/postback")
-    verbose = $VERBOSE
-    $VERBOSE = nil
-    require "mailroom_jwt/mail_room"
-  ensure
-    $VERBOSE = verbose
-  end
+  before { require_mail_room_integration }
 
   let(:secret) { Random.bytes(32) }
-  let(:secret_path) { write_secret_file(File.join(@dir, "secret"), secret) }
+  let(:secret_path) { write_secret_file(File.join(sender_dir, "secret"), secret) }
 
   # A mailbox exactly as GitLab's config/mail_room.yml describes one.
-  def mailbox(url, **delivery_options)
+  def mailbox(url, logger: {}, **delivery_options)
     MailRoom::Mailbox.new(
-      name: "inbox", email: "incoming@example.com", password: "imap-password", host: "127.0.0.1", port: 143,
+      logger: logger, name: "inbox", email: "incoming@example.com", password: "imap-password",
+      host: "127.0.0.1", port: 143,
       delivery_method: "postback",
       delivery_options: {
         delivery_url: url, content_type: "text/plain", jwt_auth_header: "Gitlab-Mailroom-Api-Request",
@@ -70,6 +56,41 @@ RSpec.describe "mailroom_jwt/mail_room" do
     end
   end
 
+  it "builds from a mailbox as mail_room's own delivery does" do
+    box = mailbox("http://127.0.0.1:9/api/v4/internal/mail_room/incoming_email", jwt_issuer: nil)
+    postback = MailroomJWT::Postback.from_mailbox(box)
+    theirs = MailRoom::Delivery::Postback::Options.new(box)
+    expect(postback.options.url).to eq(theirs.url)
+    expect(postback.options.content_type).to eq(theirs.content_type)
+    expect(postback.options.jwt_auth?).to eq(theirs.jwt_auth?)
+    %i[header secret_path issuer algorithm].each do |reader|
+      expect(postback.options.jwt.public_send(reader)).to eq(theirs.jwt.public_send(reader))
+    end
+  end
+
+  it "logs one structured line per delivery to mail_room's own log, without the token or the body" do
+    log_path = File.join(sender_dir, "mail_room.log")
+    with_recording_server do |server|
+      box = mailbox(server.url, logger: { log_path: log_path })
+      box.deliver(MailRoom::Message.new(uid: 7, body: "Subject: secret-body-text\r\n\r\n"))
+      token = the_only(server.all_requests).headers["gitlab-mailroom-api-request"]
+
+      lines = File.readlines(log_path).grep(/\A\{/).map { |l| JSON.parse(l) }
+                  .select { |l| l["delivery_method"] == "Postback" }
+      line = the_only(lines)
+      expect(line).to include("action" => "message pushed", "status_code" => 200, "attempts" => 1,
+                              "url" => server.url, "severity" => "INFO")
+      expect(File.read(log_path)).not_to include(token)
+      expect(File.read(log_path)).not_to include("secret-body-text")
+    end
+  end
+
+  it "refuses a bad delivery option when mail_room loads its configuration, not at the first email" do
+    expect { mailbox("http://127.0.0.1:9/", jwt_algorithm: "HS512") }
+      .to raise_error(MailroomJWT::SenderConfigurationError, /HS256/)
+    expect { mailbox("ftp://127.0.0.1/x") }.to raise_error(MailroomJWT::SenderConfigurationError, /http/)
+  end
+
   it "tells mail_room that a refused email was not delivered" do
     with_recording_server(->(_req) { [401, '{"message":"401 Unauthorized"}'] }) do |server|
       box = mailbox(server.url)
@@ -78,7 +99,7 @@ RSpec.describe "mailroom_jwt/mail_room" do
   end
 
   it "reads mail_room's YAML configuration unchanged" do
-    config = File.join(@dir, "mail_room.yml")
+    config = File.join(sender_dir, "mail_room.yml")
     File.write(config, <<~YAML)
       :mailboxes:
         - :email: "incoming@example.com"

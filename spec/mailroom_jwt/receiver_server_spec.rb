@@ -1,5 +1,6 @@
 # frozen_string_literal: true
 
+require "mailroom_jwt/receiver_server"
 require "net/http"
 require "socket"
 

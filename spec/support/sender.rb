@@ -1,9 +1,11 @@
 # frozen_string_literal: true
 
 require "base64"
+require "fileutils"
 require "logger"
 require "socket"
 require "stringio"
+require "tmpdir"
 require "webrick"
 
 # Helpers for the sender's specs: secret files, and real HTTP servers on
@@ -129,6 +131,11 @@ module SenderSpecHelpers
     list.first
   end
 
+  # A fresh temporary directory per example, removed after it.
+  def sender_dir
+    @sender_dir ||= Dir.mktmpdir("mailroom-jwt-sender-")
+  end
+
   # Loads the real mail_room gem, whose own files are not warning-free.
   def require_mail_room(*features)
     verbose = $VERBOSE
@@ -136,6 +143,13 @@ module SenderSpecHelpers
     (["mail_room"] + features).each { |f| require f }
   ensure
     $VERBOSE = verbose
+  end
+
+  # mail_room (with its own postback, to compare), then our hook into it,
+  # with warnings on.
+  def require_mail_room_integration
+    require_mail_room("mail_room/delivery/postback")
+    require "mailroom_jwt/mail_room"
   end
 
   # A Logger writing into a StringIO, for asserting log lines.
@@ -147,4 +161,7 @@ end
 
 RSpec.configure do |config|
   config.include SenderSpecHelpers
+  config.after do
+    FileUtils.rm_rf(@sender_dir) if @sender_dir
+  end
 end
