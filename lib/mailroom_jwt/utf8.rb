@@ -85,8 +85,9 @@ module MailroomJWT
       enc = Encoding.find(name)
       return nil if enc.dummy? || !enc.ascii_compatible? || enc == Encoding::UTF_8
 
+      Encoding::Converter.search_convpath(enc, Encoding::UTF_8) # no converter (e.g. Windows-1258): not usable
       sample.dup.force_encoding(enc).valid_encoding? ? enc : nil
-    rescue ArgumentError
+    rescue ArgumentError, Encoding::ConverterNotFoundError
       nil
     end
 

@@ -39,6 +39,15 @@ RSpec.describe MailroomJWT::UTF8 do
     expect(described_class.encode(latin.encode("ISO-8859-1").b)).to eq(latin)
   end
 
+  it "cleans the bytes when the declared charset has no converter to UTF-8 (Windows-1258)" do
+    vietnamese = "Content-Type: text/plain; charset=windows-1258\r\n\r\nNam m\xF4i d\xEC a\r\n".b
+
+    result = described_class.encode(vietnamese)
+
+    expect(result).to eq("Content-Type: text/plain; charset=windows-1258\r\n\r\nNam mi d a\r\n")
+    expect(result).to be_valid_encoding
+  end
+
   it "otherwise drops invalid bytes and NULs, as GitLab's clean does" do
     expect(described_class.encode("abc\xff\xfe\x00def".b)).to eq("abcdef")
   end
