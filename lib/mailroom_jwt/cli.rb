@@ -67,6 +67,10 @@ module MailroomJWT
       1
     rescue Error, SystemCallError, IOError, ArgumentError => e
       fail_with(e.message, 1)
+    rescue LoadError => e
+      # An optional gem (puma, webrick, sidekiq, redis-client) that is not installed.
+      name = e.path || e.message[/-- (\S+)\z/, 1]
+      fail_with("cannot load #{name}: install it (gem install #{name.to_s.split('/').first})", 1)
     rescue Interrupt
       @err.puts
       130

@@ -320,6 +320,27 @@ RSpec.describe "exe/mailroom-jwt" do
     end
   end
 
+  describe "an optional gem that is not installed" do
+    # The gem has no runtime dependencies: puma, sidekiq and redis-client are
+    # the user's to install. Here, an empty gem directory and no Bundler.
+    def run_without_gems(*args)
+      gems = File.join(sender_dir, "no-gems")
+      Dir.mkdir(gems) unless Dir.exist?(gems)
+      env = { "RUBYOPT" => nil, "BUNDLE_GEMFILE" => nil, "BUNDLER_SETUP" => nil, "GEM_HOME" => gems,
+              "GEM_PATH" => gems }
+      out, err, status = Open3.capture3(env, RbConfig.ruby, "-I", CLISpecHelpers::LIB, CLISpecHelpers::EXE,
+                                        *args.map(&:to_s), stdin_data: "")
+      CLISpecHelpers::CLIRun.new(out: out, err: err, status: status)
+    end
+
+    it "is named in one line, without a backtrace, for serve (puma) and serve --redis (sidekiq)" do
+      expect_one_line_error(run_without_gems("serve", "--secret-file", secret_path, "--port", "0"), 1,
+                            /cannot load puma/)
+      expect_one_line_error(run_without_gems("serve", "--secret-file", secret_path, "--port", "0",
+                                             "--redis", "redis://127.0.0.1:1/0"), 1, /cannot load sidekiq/)
+    end
+  end
+
   describe "demo" do
     it "runs end to end with no setup and exits 0" do
       run = run_cli("demo", chdir: sender_dir)
