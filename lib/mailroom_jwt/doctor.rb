@@ -233,6 +233,8 @@ module MailroomJWT
       raise Error, "#{path}: cannot read (#{e.class.name.split('::').last})"
     rescue Psych::Exception => e
       raise Error, "#{path} is not valid YAML: #{e.message}"
+    rescue SystemStackError
+      raise Error, "#{path} is not valid YAML: nested too deeply"
     rescue ScriptError, StandardError => e
       raise if e.is_a?(Error)
 

@@ -61,6 +61,8 @@ module MailroomJWT
         raise SecretConfigurationError, "#{path}: cannot read (#{e.class.name.split('::').last})"
       rescue Psych::Exception => e
         raise SecretConfigurationError, "#{path}: not valid YAML (#{e.message.lines.first.to_s.strip})"
+      rescue SystemStackError
+        raise SecretConfigurationError, "#{path}: not valid YAML (nested too deeply)"
       end
       raise SecretConfigurationError, "#{path}: expected a mapping at the top level" unless data.is_a?(Hash)
 

@@ -135,5 +135,8 @@ RSpec.describe MailroomJWT::Doctor do
     File.write(File.join(sender_dir, "bad.yml"), "a: [")
     expect { described_class.new(config: File.join(sender_dir, "bad.yml")).run }
       .to raise_error(MailroomJWT::Error, /not valid YAML/)
+    File.write(File.join(sender_dir, "deep.yml"), "a: #{'[' * 50_000}#{']' * 50_000}\n")
+    expect { described_class.new(config: File.join(sender_dir, "deep.yml")).run }
+      .to raise_error(MailroomJWT::Error, /deep\.yml is not valid YAML/)
   end
 end

@@ -154,6 +154,9 @@ RSpec.describe MailroomJWT::Mailboxes do
       File.write(yml, "incoming_email: [unclosed")
       expect { described_class.load_file(yml) }.to raise_error(MailroomJWT::SecretConfigurationError, /gitlab\.yml: not valid YAML/)
 
+      File.write(yml, "incoming_email: #{'[' * 50_000}#{']' * 50_000}\n")
+      expect { described_class.load_file(yml) }.to raise_error(MailroomJWT::SecretConfigurationError, /gitlab\.yml: not valid YAML/)
+
       config["incoming_email"]["secret_file"] = secret_path("missing")
       File.write(yml, YAML.dump(config))
       expect { described_class.load_file(yml) }
