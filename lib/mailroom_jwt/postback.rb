@@ -126,6 +126,11 @@ module MailroomJWT
         "#<#{self.class.name} url=#{Postback.redact(url).inspect} jwt=#{jwt.inspect}>"
       end
       alias_method :to_s, :inspect
+
+      # pp (and IRB) would otherwise show every member, the token and password too.
+      def pretty_print(pp)
+        pp.text(inspect)
+      end
     end
 
     # The URL as it may be logged: no user, password, query or fragment.

@@ -221,6 +221,18 @@ RSpec.describe MailroomJWT::Postback do
     end
   end
 
+  it "shows no delivery token, password or URL credentials in inspect, pp or to_s" do
+    require "pp"
+    postback = described_class.new(options("http://user:url-secret@127.0.0.1:9/x?private_token=q-secret",
+                                           delivery_token: "token-secret", delivery_username: "u",
+                                           delivery_password: "password-secret"))
+    [postback, postback.options].each do |object|
+      [object.inspect, object.to_s, object.pretty_inspect].each do |text|
+        expect(text).not_to match(/token-secret|password-secret|url-secret|q-secret/)
+      end
+    end
+  end
+
   describe "configuration errors" do
     it "refuses an algorithm other than HS256" do
       expect { described_class.new(options("http://127.0.0.1:9/", jwt_algorithm: "HS512")) }
