@@ -73,7 +73,8 @@ module MailroomJWT
       end
 
       mailbox_type = match[1]
-      log[:mailbox_type] = Claims.describe(mailbox_type)
+      # As UTF-8, so that bytes that are not UTF-8 are scrubbed and the log line is still written.
+      log[:mailbox_type] = Claims.describe(mailbox_type.b.force_encoding(Encoding::UTF_8))
       deliver(env, mailbox_type, log)
     rescue SecretConfigurationError => e
       respond(log, 500, { message: "500 Internal Server Error" }, "secret configuration: #{e.message}")

@@ -365,6 +365,15 @@ RSpec.describe MailroomJWT::InternalAPI do
       expect(log.string).not_to include(headers["HTTP_GITLAB_MAILROOM_API_REQUEST"])
       expect(log.string).not_to include("Jake the Dog")
     end
+
+    it "logs a request whose path has bytes that are not UTF-8" do
+      env = Rack::MockRequest.env_for("/", method: "POST", input: email_content)
+      env["PATH_INFO"] = "/api/v4/internal/mail_room/incoming\xFF\xFEemail".b
+      expect(app.call(env)[0]).to eq(401)
+
+      line = JSON.parse(log.string[/\{.*\}/])
+      expect(line.values_at("mailbox_type", "status")).to eq(["incoming??email", 401])
+    end
   end
 
   describe "receiver options (issue 7)" do
