@@ -28,6 +28,12 @@ module MailroomJWT
     DEFAULT_BASE_DELAY = 0.5
     DEFAULT_MAX_DELAY = 8.0
     USER_AGENT = "mailroom-jwt/#{VERSION}"
+    # The most of an answer's body that is read (GitLab answers a few bytes).
+    MAX_ANSWER_BYTES = 64 * 1024
+
+    # Raised inside the body reader to stop reading an answer that is too long.
+    class AnswerTooLong < StandardError; end
+    private_constant :AnswerTooLong
 
     # Errors on the way to an HTTP answer: worth another attempt.
     NETWORK_ERRORS = [
@@ -199,8 +205,16 @@ module MailroomJWT
 
     def attempt(body)
       request = build_request(body)
-      response = connection.request(request)
-      Result.new(status: response.code.to_i, body: response.body)
+      result = nil
+      connection.request(request) do |response|
+        result = Result.new(status: response.code.to_i, body: String.new(encoding: Encoding::BINARY))
+        read_answer(response, result.body)
+      end
+      result
+    rescue AnswerTooLong
+      # The status is known; the rest of the answer is left unread.
+      finish
+      result
     rescue *NETWORK_ERRORS => e
       finish
       Result.new(error: "#{e.class}: #{e.message}", retryable: true)
@@ -211,6 +225,15 @@ module MailroomJWT
       # Never crash mail_room's watcher over one email: report it undelivered.
       finish
       Result.new(error: "unexpected #{e.class}", retryable: false)
+    end
+
+    # Reads the answer's body into answer, at most MAX_ANSWER_BYTES of it.
+    def read_answer(response, answer)
+      response.read_body do |chunk|
+        room = MAX_ANSWER_BYTES - answer.bytesize
+        answer << chunk.byteslice(0, room)
+        raise AnswerTooLong if chunk.bytesize > room
+      end
     end
 
     def retryable?(result)

@@ -194,6 +194,22 @@ RSpec.describe MailroomJWT::Postback do
     end
   end
 
+  it "reads at most 64 KiB of an endless answer, and still reports its 2xx" do
+    endless = lambda do |socket, _index|
+      SenderSpecHelpers::RawServer.read_request(socket)
+      socket.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+      chunk = "x" * 65_536
+      1024.times { socket.write(chunk) } # 64 MiB at most, unless the client hangs up first
+      socket.close
+    end
+    with_raw_server(endless) do |server|
+      result = described_class.new(options(server.url, max_attempts: 1)).deliver_with_result(email)
+      expect(result.success?).to be(true)
+      expect(result.status).to eq(200)
+      expect(result.body.bytesize).to eq(64 * 1024)
+    end
+  end
+
   it "keeps the connection alive between deliveries" do
     keep_alive = lambda do |socket, _index|
       3.times do
