@@ -183,7 +183,7 @@ module MailroomJWT
           next unless name.is_a?(String) || name.is_a?(Symbol)
 
           normalized = name.to_s.tr("_", "-")
-          normalized = normalized.delete_prefix("HTTP-") if normalized.start_with?("HTTP-")
+          normalized = normalized[5..] if normalized[0, 5].casecmp?("HTTP-")
           if normalized.casecmp?(REQUEST_HEADER)
             value = v
             break

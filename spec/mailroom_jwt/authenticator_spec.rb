@@ -132,6 +132,14 @@ RSpec.describe MailroomJWT::Authenticator do
       expect(authenticator.verify_api_request({ "gitlab-mailroom-api-request": token }, :incoming_email)).to be_an(Array)
     end
 
+    it "reads the Rack env name in any case, as a String or a Symbol" do
+      ["http_gitlab_mailroom_api_request", :http_gitlab_mailroom_api_request, "Http_Gitlab_Mailroom_Api_Request"]
+        .each do |name|
+        expect(authenticator.verify_api_request({ "REQUEST_METHOD" => "POST", name => token }, :incoming_email))
+          .to be_an(Array)
+      end
+    end
+
     it "returns false for an empty or non-String header value" do
       expect(authenticator.verify_api_request(headers_for(""), "incoming_email")).to eq(false)
       expect(authenticator.verify_api_request(headers_for([token]), "incoming_email")).to eq(false)
