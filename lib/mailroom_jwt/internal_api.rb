@@ -105,8 +105,10 @@ module MailroomJWT
       @authenticator.claim!(payload)
       begin
         @queue.push(mailbox_type, UTF8.encode(raw))
+      rescue Queue::TooLarge
+        raise # final for this email: its nonce stays spent, so the token cannot carry another body
       rescue StandardError
-        release(payload)
+        release(payload) # not queued: the sender's retry of the same token must be accepted
         raise
       end
       respond(log, 200, { success: true })

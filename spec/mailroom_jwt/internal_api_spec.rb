@@ -91,6 +91,19 @@ RSpec.describe MailroomJWT::InternalAPI do
         expect(json(response)).to eq("success" => false, "message" => too_large_message)
         expect(jobs("email_receiver")).to eq([])
       end
+
+      context "with replay protection" do
+        let(:auth_options) { { replay_cache: MailroomJWT::ReplayCache::Memory.new } }
+
+        it "keeps the nonce spent: the token cannot be replayed with another body" do
+          headers = auth_headers(incoming_email_secret, auth_payload.merge("nonce" => SecureRandom.hex(12)))
+
+          expect(post("/api/v4/internal/mail_room/incoming_email", headers: headers, body: email_content).status).to eq(400)
+          expect(post("/api/v4/internal/mail_room/incoming_email", headers: headers, body: "Subject: x\n\nsmall").status)
+            .to eq(401)
+          expect(jobs("email_receiver")).to eq([])
+        end
+      end
     end
 
     it "responds 401 when not authenticated" do
