@@ -8,6 +8,11 @@ module MailroomJWT
     MIN_LENGTH = Native::MIN_KEY_LENGTH
     SECRET_LENGTH = 32
     PEM = /\A\s*-----BEGIN /.freeze
+    # The C core has already checked the JSON strictly and counted its
+    # members; json 2.13 and later warn on (3.0: refuse) a duplicate name
+    # unless asked to allow it, which would bypass the member-count check and
+    # its error. Earlier versions keep the last value, as asked here.
+    JSON_PARSE_OPTIONS = (Gem::Version.new(JSON::VERSION) >= Gem::Version.new("2.13") ? { allow_duplicate_key: true } : {}).freeze
 
     class << self
       # 32 bytes from OpenSSL's CSPRNG.
@@ -86,7 +91,7 @@ module MailroomJWT
 
       check_header(header_json, header_members)
       true
-    rescue DecodeError
+    rescue DecodeError, JSON::ParserError
       false
     end
 
@@ -100,7 +105,7 @@ module MailroomJWT
       header = check_header(header_json, header_members)
       raise VerificationError, "Signature verification failed" if verify_signature && !mac_ok
 
-      payload = JSON.parse(payload_json)
+      payload = JSON.parse(payload_json, **JSON_PARSE_OPTIONS)
       raise InvalidPayload, "duplicate claim names in payload" if payload.size != payload_members
 
       [payload, header]
@@ -136,7 +141,7 @@ module MailroomJWT
     def check_header(header_json, header_members)
       return { "alg" => ALGORITHM } if header_json.nil?
 
-      header = JSON.parse(header_json)
+      header = JSON.parse(header_json, **JSON_PARSE_OPTIONS)
       raise DecodeError, "duplicate header names" if header.size != header_members
 
       alg = header["alg"]
