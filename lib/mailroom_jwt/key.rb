@@ -22,13 +22,17 @@ module MailroomJWT
 
       # A GitLab secret file: strict base64 of exactly 32 bytes, one trailing
       # line ending allowed. SecretFileError names the path and the reason.
-      # A secret file that the group or others can read is a warning.
-      def read(path, logger: MailroomJWT.logger)
+      # A secret file that the group or others can read is a warning, through
+      # MailroomJWT.logger unless logger: says otherwise (nil: no warning).
+      def read(path, logger: :default)
         path = path.to_path if path.respond_to?(:to_path)
         raise SecretFileError, "secret file path must be a String, got #{path.class}" unless path.is_a?(String)
 
         key, mode = native_read(path)
         if (mode & 0o077) != 0
+          # Looked up only when needed: MailroomJWT.logger lives in a module
+          # instance variable, which a non-main Ractor may not read.
+          logger = MailroomJWT.logger if logger == :default
           logger&.warn("secret file #{path} is readable by group or others (mode #{format('%04o', mode)}); " \
                        "run: chmod 600 #{path}")
         end
