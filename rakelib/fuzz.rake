@@ -49,7 +49,8 @@ module MailroomFuzz
     return out if File.exist?(out) && sources.all? { |s| File.mtime(s) <= File.mtime(out) } &&
                   File.mtime(File.join(CORE_DIR, "mj_core.h")) <= File.mtime(out)
 
-    sh clang, *CFLAGS, "-I#{CORE_DIR}", *sources, "-lcrypto", "-o", out
+    werror = ENV["MAILROOM_JWT_WERROR"] == "1" ? ["-Werror"] : []
+    sh clang, *CFLAGS, *werror, "-I#{CORE_DIR}", *sources, "-lcrypto", "-o", out
     out
   end
 

@@ -1,0 +1,53 @@
+# frozen_string_literal: true
+
+# The spec suite under valgrind's memcheck through ruby_memcheck, which keeps
+# only the errors and definite leaks whose stacks go through the extension
+# (mailroom_jwt.so): Ruby's own allocations at exit are not reported.
+#
+#   rake memcheck         the whole suite (long: valgrind is 20-50 times slower)
+#   rake memcheck:core    the specs of the C core and Key only (CI's short form)
+#
+# MEMCHECK_SCALE (default 0.02) scales the loop counts of the hardening specs
+# (see spec/support/hardening.rb): the same code paths, fewer iterations.
+require "ruby_memcheck"
+require "ruby_memcheck/rspec/rake_task"
+
+module MailroomMemcheck
+  extend Rake::DSL
+  CORE_PATTERN = "spec/native/**/*_spec.rb,spec/mailroom_jwt/key_spec.rb,spec/mailroom_jwt/key/**/*_spec.rb," \
+                 "spec/mailroom_jwt/claims_spec.rb,spec/mailroom_jwt/compat_spec.rb,spec/mailroom_jwt/errors_spec.rb," \
+                 "spec/mailroom_jwt_spec.rb"
+
+  module_function
+
+  def configuration
+    @configuration ||= RubyMemcheck::Configuration.new(
+      binary_name: "mailroom_jwt",
+      # --vgdb=no: no gdbserver pipes (a child that drops privileges cannot remove them).
+      valgrind_options: RubyMemcheck::Configuration::DEFAULT_VALGRIND_OPTIONS + ["--vgdb=no"]
+    )
+  end
+
+  def define(name, pattern, description)
+    desc description
+    RubyMemcheck::RSpec::RakeTask.new(configuration, name) do |t|
+      t.pattern = pattern
+      t.ruby_opts = ["-w"]
+      t.rspec_opts = "--format progress"
+    end
+    # Report what was checked; ruby_memcheck raises (and prints each error)
+    # when anything attributable to the extension was found.
+    task(name).enhance([:compile, :memcheck_env]) do
+      puts "memcheck #{name}: 0 errors and 0 definite leaks attributable to mailroom_jwt.so"
+    end
+  end
+end
+
+task :memcheck_env do
+  ENV["MAILROOM_JWT_SCALE"] = ENV.fetch("MEMCHECK_SCALE", "0.02")
+end
+
+MailroomMemcheck.define(:memcheck, "spec/**/*_spec.rb", "The whole spec suite under valgrind (ruby_memcheck)")
+namespace :memcheck do
+  MailroomMemcheck.define(:core, MailroomMemcheck::CORE_PATTERN, "The C core and Key specs under valgrind (ruby_memcheck)")
+end
