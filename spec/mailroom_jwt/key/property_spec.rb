@@ -1,10 +1,13 @@
 # frozen_string_literal: true
 
+require "stringio"
 require "tmpdir"
 
 # Random inputs and random mutations of valid tokens and secret files: the
-# public entry points either answer or raise an error of the gem's own
-# hierarchy (Key#verify never raises at all), never crash and never hang.
+# public entry points (Key#decode, #verify, Key.read, MailroomJWT.decode and
+# the CLI's verify) either answer or raise an error of the gem's own
+# hierarchy (Key#verify never raises at all; the CLI answers with an exit
+# status and one line on stderr), never crash and never hang.
 # The seed comes from RSpec's (--seed reproduces a failure).
 RSpec.describe MailroomJWT::Key, "under random input" do
   let(:rng) { Random.new(RSpec.configuration.seed) }
@@ -103,6 +106,59 @@ RSpec.describe MailroomJWT::Key, "under random input" do
     end
     # The same bytes under another ASCII-compatible encoding are the same token.
     expect(key.verify(valid_tokens.first.b)).to be(true)
+  end
+
+  describe "the CLI's verify" do
+    around do |example|
+      Dir.mktmpdir("mailroom-jwt-property-cli") do |dir|
+        @secret_path = File.join(dir, "secret")
+        key.write(@secret_path)
+        example.run
+      end
+    end
+
+    # [exit status, stdout, stderr] of `mailroom-jwt verify TOKEN`, in process.
+    def cli_verify(token)
+      out = StringIO.new
+      err = StringIO.new
+      status = MailroomJWT::CLI.new(out: out, err: err).run(["verify", token, "--secret-file", @secret_path])
+      [status, out.string, err.string]
+    end
+
+    it "accepts a valid token, and answers every mutation with a one-line rejection, never an exception" do
+      valid = valid_tokens.first
+      status, out, err = cli_verify(valid)
+      expect([status, err]).to eq([0, ""])
+      expect(out).to include("valid: signed with #{@secret_path}")
+      Timeout.timeout(120) do
+        scaled(800).times do
+          token = rng.rand(4).zero? ? rng.bytes(rng.rand(0..200)) : mutate(valid, rng)
+          next if token == valid.b
+
+          status, out, err = cli_verify(token)
+          expect(status).to eq(1).or(eq(2)), "verify #{token.inspect[0, 120]} exited #{status}: #{out}#{err}"
+          expect(err.lines.size).to eq(1), "verify #{token.inspect[0, 120]} wrote #{err.inspect[0, 300]}"
+          expect(err).to start_with("mailroom-jwt: ")
+          expect(err.b).not_to match(/\.rb:\d+/n) # no backtrace
+          expect(out).to eq("")
+        end
+      end
+    end
+
+    it "does the same as the real executable, for a sample of mutations" do
+      valid = valid_tokens.first
+      scaled(6, min: 3).times do
+        token = mutate(valid, rng).delete("\0")
+        token = token[0, 100_000] # an argument list has a size limit
+        next if token == valid.b
+
+        run = run_cli("verify", token, "--secret-file", @secret_path, timeout: 30)
+        expect(run.exitstatus).to eq(1).or(eq(2)), "exit #{run.exitstatus}: #{run.err}"
+        expect(run.err.lines.size).to eq(1)
+        expect(run.err).to start_with("mailroom-jwt: ")
+      end
+      expect(run_cli("verify", valid, "--secret-file", @secret_path).exitstatus).to eq(0)
+    end
   end
 
   describe "Key.read" do
