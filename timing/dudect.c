@@ -13,6 +13,10 @@
  *   mac_equal   mj_mac_equal(right_mac, candidate, 32)
  *   sig_valid   mj_sig_valid on a token whose signature segment encodes the
  *               candidate MAC (the token scan is done before timing)
+ *   sig_decode  only the base64url decoding of that signature segment: the
+ *               attacker's own characters, which differ between the classes
+ *               (a diagnostic: a difference here is about public input, not
+ *               about the secret MAC)
  *   control     an early-exit byte comparison, which does leak: it shows that
  *               the measurement can see a difference of a few cycles.
  *
@@ -92,8 +96,8 @@ static int __attribute__((noinline)) naive_equal(const unsigned char *a, const u
     return 1;
 }
 
-enum target { T_MAC_EQUAL, T_SIG_VALID, T_CONTROL };
-static const char *const target_names[] = { "mac_equal", "sig_valid", "control" };
+enum target { T_MAC_EQUAL, T_SIG_VALID, T_SIG_DECODE, T_CONTROL };
+static const char *const target_names[] = { "mac_equal", "sig_valid", "sig_decode", "control" };
 
 static mj_key key;
 static unsigned char right_mac[MJ_MAC_LEN];
@@ -163,6 +167,14 @@ static double run_target(enum target t, long total, long *used)
                 sink = mj_sig_valid(&key, &in->seg);
                 t1 = mj_ticks();
                 break;
+            case T_SIG_DECODE: {
+                unsigned char out[MJ_MAC_LEN + 2];
+                size_t got;
+                t0 = mj_ticks();
+                sink = mj_b64url_decode(in->seg.sig, in->seg.sig_len, out, &got);
+                t1 = mj_ticks();
+                break;
+            }
             default:
                 t0 = mj_ticks();
                 sink = naive_equal(right_mac, in->mac, MJ_MAC_LEN);
