@@ -30,8 +30,16 @@ module MailroomFuzz
 
   module_function
 
+  # The pure C core: every .c file of the extension that does not include
+  # ruby.h (the bindings do).
   def core_sources
-    Dir[File.join(CORE_DIR, "*.c")].reject { |f| File.basename(f) == "mailroom_jwt.c" }.sort
+    Dir[File.join(CORE_DIR, "*.c")].reject { |f| File.read(f).match?(/^\s*#\s*include\s*[<"][^>"]*ruby/) }.sort
+  end
+
+  # Optional parts of the core that a harness also covers when present.
+  def feature_defines
+    header = File.read(File.join(CORE_DIR, "mj_core.h"))
+    header.include?("mj_json_parse(") ? ["-DMJ_HAVE_JSON_PARSE"] : []
   end
 
   def clang
@@ -50,7 +58,7 @@ module MailroomFuzz
                   File.mtime(File.join(CORE_DIR, "mj_core.h")) <= File.mtime(out)
 
     werror = ENV["MAILROOM_JWT_WERROR"] == "1" ? ["-Werror"] : []
-    sh clang, *CFLAGS, *werror, "-I#{CORE_DIR}", *sources, "-lcrypto", "-o", out
+    sh clang, *CFLAGS, *werror, *feature_defines, "-I#{CORE_DIR}", *sources, "-lcrypto", "-o", out
     out
   end
 
