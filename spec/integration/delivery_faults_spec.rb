@@ -87,7 +87,9 @@ RSpec.describe "delivery under faults", :integration do
                                                    dir: @dir, port: free_tcp_port).start
     spool = MailroomJWT::Queue::Spool.new(spool_dir, fsync: false)
     emails = load_emails(scaled(300, min: 40), "receiver-killed")
-    options = sender_options(@serve.url, secret_path, retry_base_delay: 0.05, retry_max_delay: 1.0, max_attempts: 20,
+    # A retry budget of about 15 to 30 s: a restart on a loaded machine (or
+    # under valgrind) takes seconds.
+    options = sender_options(@serve.url, secret_path, retry_base_delay: 0.05, retry_max_delay: 2.0, max_attempts: 20,
                                                       open_timeout: 2, read_timeout: 5)
     fault = Thread.new do
       wait_for(60) { spool.pending("incoming_email").size >= emails.size / 4 } or raise "no deliveries before the kill"
