@@ -42,10 +42,40 @@ module MailroomMemcheck
     # Report what was checked; ruby_memcheck raises (and prints each error)
     # when anything attributable to the extension was found.
     task(name).enhance([:compile, :memcheck_env]) do
-      puts "memcheck #{name}: 0 errors and 0 definite leaks attributable to mailroom_jwt.so"
+      puts "memcheck #{name}: 0 errors and 0 definite leaks attributable to mailroom_jwt.so " \
+           "(#{MailroomMemcheck.set_aside} empty reports of untraced or killed children set aside)"
     end
   end
 end
+
+module MailroomMemcheck
+  # A traced process that then execs a program valgrind does not trace (a
+  # spawned redis-server or serve), or that is killed, leaves an XML report
+  # without its closing tag, which ruby_memcheck cannot read. Such a report
+  # that holds no <error> element is set aside and counted; one that holds an
+  # error is still parsed (and so fails the task, loudly).
+  module SetAsideEmptyTruncatedReports
+    private
+
+    def valgrind_xml_files
+      @valgrind_xml_files ||= super.reject { |file| MailroomMemcheck.empty_truncated?(file) }.freeze
+    end
+  end
+
+  def self.empty_truncated?(file)
+    tail = File.open(file, "rb") { |f| f.seek([f.size - 64, 0].max); f.read }
+    return false if tail.include?("</valgrindoutput>")
+    return false if File.foreach(file).any? { |line| line.include?("<error>") }
+
+    @set_aside = (@set_aside || 0) + 1
+    true
+  end
+
+  def self.set_aside
+    @set_aside || 0
+  end
+end
+RubyMemcheck::TestTaskReporter.prepend(MailroomMemcheck::SetAsideEmptyTruncatedReports)
 
 task :memcheck_env do
   ENV["MAILROOM_JWT_SCALE"] = ENV.fetch("MEMCHECK_SCALE", "0.02")

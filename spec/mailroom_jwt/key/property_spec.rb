@@ -149,11 +149,12 @@ RSpec.describe MailroomJWT::Key, "under random input" do
     it "does the same as the real executable, for a sample of mutations" do
       valid = valid_tokens.first
       scaled(6, min: 3).times do
-        token = mutate(valid, rng).delete("\0")
-        token = token[0, 100_000] # an argument list has a size limit
-        next if token == valid.b
+        # On stdin ("-"), which the CLI strips: any bytes, and no raw bytes
+        # on a command line (valgrind copies argv into its XML report).
+        token = mutate(valid, rng)
+        next if token.strip == valid.b
 
-        run = run_cli("verify", token, "--secret-file", @secret_path, timeout: 30)
+        run = run_cli("verify", "-", "--secret-file", @secret_path, stdin: token, timeout: 30)
         expect(run.exitstatus).to eq(1).or(eq(2)), "exit #{run.exitstatus}: #{run.err}"
         expect(run.err.lines.size).to eq(1)
         expect(run.err).to start_with("mailroom-jwt: ")
