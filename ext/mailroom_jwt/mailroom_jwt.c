@@ -99,6 +99,23 @@ static void mj_raise_file(int status, int err, VALUE path)
     rb_raise(mj_eSecretFileError, "%"PRIsVALUE": %s", path, mj_status_message(status));
 }
 
+/* A secret-file path as a frozen String. A path that cannot name a file (a
+ * NUL byte, an encoding that is not ASCII-compatible) is a SecretFileError:
+ * checked before FilePathValue, which would raise ArgumentError or
+ * Encoding::CompatibilityError for them. */
+static VALUE mj_secret_path(VALUE path)
+{
+    if (RB_TYPE_P(path, T_STRING)) {
+        if (!rb_enc_asciicompat(rb_enc_get(path)))
+            rb_raise(mj_eSecretFileError, "secret file path must be in an ASCII-compatible encoding, not %s",
+                     rb_enc_name(rb_enc_get(path)));
+        if (memchr(RSTRING_PTR(path), '\0', (size_t)RSTRING_LEN(path)) != NULL)
+            rb_raise(mj_eSecretFileError, "secret file path contains a NUL byte");
+    }
+    FilePathValue(path);
+    return rb_str_new_frozen(path);
+}
+
 /* Key.native_read(path) -> [key, mode] */
 static VALUE mj_key_s_native_read(VALUE klass, VALUE path)
 {
@@ -107,10 +124,7 @@ static VALUE mj_key_s_native_read(VALUE klass, VALUE path)
     int err = 0, status;
     VALUE key;
 
-    FilePathValue(path);
-    path = rb_str_new_frozen(path);
-    if (memchr(RSTRING_PTR(path), '\0', (size_t)RSTRING_LEN(path)) != NULL)
-        rb_raise(mj_eSecretFileError, "secret file path contains a NUL byte");
+    path = mj_secret_path(path);
     /* Allocate first: nothing may raise while the secret is on the stack. */
     key = mj_key_alloc(klass);
     status = mj_secret_read(StringValueCStr(path), secret, &mode, &err);
@@ -129,10 +143,7 @@ static VALUE mj_key_native_write(VALUE self, VALUE path)
     mj_key *key = mj_get_key(self);
     int err = 0, status;
 
-    FilePathValue(path);
-    path = rb_str_new_frozen(path);
-    if (memchr(RSTRING_PTR(path), '\0', (size_t)RSTRING_LEN(path)) != NULL)
-        rb_raise(mj_eSecretFileError, "secret file path contains a NUL byte");
+    path = mj_secret_path(path);
     status = mj_secret_write(StringValueCStr(path), key->raw, key->raw_len, &err);
     if (status != MJ_OK)
         mj_raise_file(status, err, path);

@@ -17,23 +17,27 @@ module MailroomJWT
 
       # A GitLab secret file: strict base64 of exactly 32 bytes, one trailing
       # line ending allowed. SecretFileError names the path and the reason.
-      # A secret file that the group or others can read is a warning.
-      def read(path, logger: MailroomJWT.logger)
+      # A secret file that the group or others can read is a warning, through
+      # MailroomJWT.logger unless logger: says otherwise (nil: no warning).
+      def read(path, logger: :default)
         path = checked_path(path)
 
         key, mode = native_read(path)
         if (mode & 0o077) != 0
+          # Looked up only when needed: MailroomJWT.logger lives in a module
+          # instance variable, which a non-main Ractor may not read.
+          logger = MailroomJWT.logger if logger == :default
           logger&.warn("secret file #{path} is readable by group or others (mode #{format('%04o', mode)}); " \
                        "run: chmod 600 #{path}")
         end
         key.freeze
       end
 
-      # A secret file's path as a String, or SecretFileError.
+      # A secret file's path as a String, or SecretFileError. (The native side
+      # refuses a NUL byte and an encoding that is not ASCII-compatible.)
       def checked_path(path)
         path = path.to_path if path.respond_to?(:to_path)
         raise SecretFileError, "secret file path must be a String, got #{path.class}" unless path.is_a?(String)
-        raise SecretFileError, "secret file path contains a NUL byte" if path.include?("\0")
 
         path
       end
@@ -100,7 +104,7 @@ module MailroomJWT
 
       check_header(header_json, header_members)
       true
-    rescue DecodeError
+    rescue DecodeError, JSON::ParserError
       false
     end
 
