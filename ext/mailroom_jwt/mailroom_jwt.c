@@ -232,19 +232,18 @@ static void mj_check_json(VALUE json, size_t *members)
         rb_raise(mj_eDecodeError, "%s", mj_status_message(status));
 }
 
-/* Key#native_open(token, check_payload_json)
- *   -> [header_json or nil (canonical header), payload_bytes, mac_ok,
- *       header_members, payload_members or the reason the payload is not a
- *       strict JSON object (a String; only when asked to check)]
- * Raises DecodeError for anything structural: size, characters, segment
- * count, empty segments, non-canonical base64url, and a header that is not
- * a strict JSON object. */
-static VALUE mj_key_native_open(VALUE self, VALUE token, VALUE check_payload)
+/* Key#native_open(token) -> [header_json or nil (canonical header), mac_ok,
+ *                            header_members]
+ * For Key#verify, at the JWS level: the payload may be any bytes, but its
+ * base64url must be canonical. Raises DecodeError for anything structural:
+ * size, characters, segment count, empty segments, non-canonical
+ * base64url, and a header that is not a strict JSON object. */
+static VALUE mj_key_native_open(VALUE self, VALUE token)
 {
     mj_key *key = mj_get_key(self);
     mj_segments seg;
-    VALUE header = Qnil, payload, payload_error = Qnil;
-    size_t header_members = 1, payload_members = 0;
+    VALUE header = Qnil;
+    size_t header_members = 1;
     int status, mac_ok;
 
     if (!RB_TYPE_P(token, T_STRING))
@@ -261,27 +260,10 @@ static VALUE mj_key_native_open(VALUE self, VALUE token, VALUE check_payload)
         header = mj_decode_segment(seg.header, seg.header_len);
         mj_check_json(header, &header_members);
     }
-    payload = mj_decode_segment(seg.payload, seg.payload_len);
-    if (RTEST(check_payload)) {
-        /* Reported, not raised: the header's alg and the MAC come first. */
-        int st = mj_json_object_check((const unsigned char *)RSTRING_PTR(payload),
-                                      (size_t)RSTRING_LEN(payload), &payload_members);
-        if (st != MJ_OK)
-            payload_error = rb_str_new_cstr(mj_status_message(st));
-    } else {
-        rb_enc_associate(payload, rb_ascii8bit_encoding());
-    }
+    (void)mj_decode_segment(seg.payload, seg.payload_len); /* canonical base64url, or raise */
     mac_ok = mj_sig_valid(key, &seg);
     RB_GC_GUARD(token);
-    {
-        VALUE result = rb_ary_new_capa(5);
-        rb_ary_push(result, header);
-        rb_ary_push(result, payload);
-        rb_ary_push(result, mac_ok ? Qtrue : Qfalse);
-        rb_ary_push(result, SIZET2NUM(header_members));
-        rb_ary_push(result, NIL_P(payload_error) ? SIZET2NUM(payload_members) : payload_error);
-        return result;
-    }
+    return rb_ary_new_from_args(3, header, mac_ok ? Qtrue : Qfalse, SIZET2NUM(header_members));
 }
 
 static void mj_raise_status(int status)
@@ -521,7 +503,7 @@ RUBY_FUNC_EXPORTED void Init_mailroom_jwt(void)
     rb_define_private_method(mj_cKey, "native_init", mj_key_native_init, 1);
     rb_define_private_method(mj_cKey, "native_write", mj_key_native_write, 1);
     rb_define_private_method(mj_cKey, "native_encode", mj_key_native_encode, 2);
-    rb_define_private_method(mj_cKey, "native_open", mj_key_native_open, 2);
+    rb_define_private_method(mj_cKey, "native_open", mj_key_native_open, 1);
     rb_define_private_method(mj_cKey, "native_decode", mj_key_native_decode, 2);
     rb_define_private_method(mj_cKey, "native_encode_hash", mj_key_native_encode_hash, 1);
     rb_define_method(mj_cKey, "==", mj_key_equal_p, 1);
